@@ -1,0 +1,281 @@
+//! The key cache: parsed keys, so that steady traffic on a key never touches the key store.
+//!
+//! KES expires its cache with periodic whole-cache sweeps run by background tickers. kesrs checks the
+//! same rules per entry when the entry is used, so the cache needs no background task and no runtime of
+//! its own (the bindings embed `Kms` in programs that may not run one):
+//! - `any`: an entry is refreshed from the store once it is this old;
+//! - `unused`: an entry not used for this long is refreshed;
+//! - `offline`: while the store is unreachable, an entry keeps serving until it is this old.
+//!
+//! Concurrent misses for one key wait for a single key-store read. A read that fails is not cached,
+//! but the callers that were waiting for it share its failure instead of queueing more reads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+use crate::config::CacheConfig;
+use crate::format::KeyVersion;
+use crate::kms::store_error;
+use crate::{Error, KeyName, KeyStore, StoreError, StoreOp};
+
+/// After the store was found unreachable, it is asked again at most this often (KES probes every 10 s).
+const RETRY_OFFLINE_AFTER: Duration = Duration::from_secs(10);
+
+/// Entries that cannot be served any more are dropped in a sweep at most this often.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+pub(crate) struct Cache {
+    config: CacheConfig,
+    epoch: Instant,
+    entries: DashMap<KeyName, Arc<Entry>>,
+    fetches: DashMap<KeyName, Arc<tokio::sync::Mutex<Option<Failure>>>>,
+    health: Health,
+    last_sweep: AtomicU64,
+}
+
+struct Entry {
+    version: Arc<KeyVersion>,
+    fetched_at: Instant,
+    /// Milliseconds since the cache epoch of the last use.
+    used_at: AtomicU64,
+}
+
+/// A failed key-store read, kept only to answer the callers that waited for it.
+struct Failure {
+    at: Instant,
+    unreachable: bool,
+    message: String,
+}
+
+/// Whether the key store was last seen unreachable, and when.
+struct Health {
+    offline_since: Mutex<Option<Instant>>,
+}
+
+impl Cache {
+    pub(crate) fn new(config: CacheConfig) -> Self {
+        Self {
+            config,
+            epoch: Instant::now(),
+            entries: DashMap::new(),
+            fetches: DashMap::new(),
+            health: Health {
+                offline_since: Mutex::new(None),
+            },
+            last_sweep: AtomicU64::new(0),
+        }
+    }
+
+    /// The key `name`, from the cache if it may be served, otherwise from the store.
+    pub(crate) async fn get(
+        &self,
+        name: &KeyName,
+        store: &dyn KeyStore,
+    ) -> Result<Arc<KeyVersion>, Error> {
+        let now = Instant::now();
+        if let Some(version) = self.fresh(name, now) {
+            return Ok(version);
+        }
+        let fetch = self
+            .fetches
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
+            .clone();
+        let mut last_failure = fetch.lock().await;
+        // Whoever held the lock before us may have read the key, or failed while we waited.
+        if let Some(version) = self.fresh(name, Instant::now()) {
+            return Ok(version);
+        }
+        if let Some(failure) = last_failure.as_ref().filter(|f| f.at >= now) {
+            return self.stale_or(name, failure.to_error(), failure.unreachable);
+        }
+        if self.health.recently_offline() {
+            if let Some(version) = self.offline_entry(name) {
+                return Ok(version);
+            }
+        }
+
+        let result = store.get(name).await;
+        let version = match result {
+            Ok(value) => {
+                self.health.set_online();
+                KeyVersion::decode(&value).map(Arc::new)
+            }
+            Err(StoreError::Unreachable(err)) => {
+                self.health.set_offline();
+                let failure = Failure::new(true, err.to_string());
+                let error = failure.to_error();
+                *last_failure = Some(failure);
+                return self.stale_or(name, error, true);
+            }
+            Err(err) => {
+                let error = store_error(StoreOp::Read, err);
+                *last_failure = Some(Failure::new(false, error.to_string()));
+                self.entries.remove(name);
+                return Err(error);
+            }
+        };
+        let version = match version {
+            Ok(version) => version,
+            Err(err) => {
+                *last_failure = Some(Failure::new(false, err.to_string()));
+                return Err(err);
+            }
+        };
+        *last_failure = None;
+        let now = Instant::now();
+        self.entries.insert(
+            name.clone(),
+            Arc::new(Entry {
+                version: Arc::clone(&version),
+                fetched_at: now,
+                used_at: AtomicU64::new(self.millis(now)),
+            }),
+        );
+        drop(last_failure);
+        self.fetches.remove_if(name, |_, m| Arc::strong_count(m) <= 2);
+        self.sweep(now);
+        Ok(version)
+    }
+
+    /// Drops `name` from the cache.
+    pub(crate) fn remove(&self, name: &KeyName) {
+        self.entries.remove(name);
+    }
+
+    /// The store's health. While the store is known to be unreachable this answers at once, as KES
+    /// does, and asks the store again only every few seconds.
+    pub(crate) async fn status(&self, store: &dyn KeyStore) -> Result<Duration, Error> {
+        if self.health.recently_offline() {
+            return Err(Error::KeyStore {
+                op: StoreOp::Status,
+                source: StoreError::Unreachable("key store is offline".into()),
+            });
+        }
+        match store.status().await {
+            Ok(latency) => {
+                self.health.set_online();
+                Ok(latency)
+            }
+            Err(source) => {
+                if matches!(source, StoreError::Unreachable(_)) {
+                    self.health.set_offline();
+                }
+                Err(Error::KeyStore {
+                    op: StoreOp::Status,
+                    source,
+                })
+            }
+        }
+    }
+
+    fn fresh(&self, name: &KeyName, now: Instant) -> Option<Arc<KeyVersion>> {
+        let entry = self.entries.get(name)?;
+        let age = now.saturating_duration_since(entry.fetched_at);
+        if !self.config.any.is_zero() && age >= self.config.any {
+            return None;
+        }
+        let now_ms = self.millis(now);
+        let used_at = entry.used_at.load(Ordering::Relaxed);
+        if !self.config.unused.is_zero()
+            && Duration::from_millis(now_ms.saturating_sub(used_at)) >= self.config.unused
+        {
+            return None;
+        }
+        entry.used_at.fetch_max(now_ms, Ordering::Relaxed);
+        Some(Arc::clone(&entry.version))
+    }
+
+    /// A cached entry that may still serve while the store is unreachable.
+    fn offline_entry(&self, name: &KeyName) -> Option<Arc<KeyVersion>> {
+        if self.config.offline.is_zero() {
+            return None;
+        }
+        let entry = self.entries.get(name)?;
+        (entry.fetched_at.elapsed() < self.config.offline).then(|| Arc::clone(&entry.version))
+    }
+
+    fn stale_or(
+        &self,
+        name: &KeyName,
+        error: Error,
+        unreachable: bool,
+    ) -> Result<Arc<KeyVersion>, Error> {
+        if unreachable {
+            if let Some(version) = self.offline_entry(name) {
+                return Ok(version);
+            }
+        }
+        Err(error)
+    }
+
+    /// Drops entries that can be served neither online nor offline.
+    fn sweep(&self, now: Instant) {
+        let now_ms = self.millis(now);
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < SWEEP_EVERY.as_millis() as u64
+            || self
+                .last_sweep
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let keep_for = self.config.any.max(self.config.offline);
+        if keep_for.is_zero() {
+            return;
+        }
+        self.entries
+            .retain(|_, entry| now.saturating_duration_since(entry.fetched_at) < keep_for);
+    }
+
+    fn millis(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Failure {
+    fn new(unreachable: bool, message: String) -> Self {
+        Self {
+            at: Instant::now(),
+            unreachable,
+            message,
+        }
+    }
+
+    fn to_error(&self) -> Error {
+        let cause = self.message.clone().into();
+        Error::KeyStore {
+            op: StoreOp::Read,
+            source: if self.unreachable {
+                StoreError::Unreachable(cause)
+            } else {
+                StoreError::Failed(cause)
+            },
+        }
+    }
+}
+
+impl Health {
+    fn recently_offline(&self) -> bool {
+        self.offline_since
+            .lock()
+            .map(|since| since.is_some_and(|t| t.elapsed() < RETRY_OFFLINE_AFTER))
+            .unwrap_or(false)
+    }
+
+    fn set_offline(&self) {
+        if let Ok(mut since) = self.offline_since.lock() {
+            *since = Some(Instant::now());
+        }
+    }
+
+    fn set_online(&self) {
+        if let Ok(mut since) = self.offline_since.lock() {
+            *since = None;
+        }
+    }
+}

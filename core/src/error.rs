@@ -1,0 +1,173 @@
+//! The one error type of kesrs-core, and its mapping onto KES's HTTP status codes and messages.
+//!
+//! MinIO compares the status code *and* the message of every error with `errors.Is`, so the messages
+//! below are part of the wire protocol and must stay byte-for-byte what KES sends.
+
+use std::fmt;
+
+/// Everything that can go wrong in kesrs-core.
+///
+/// [`Error::status`] and [`Error::message`] give the KES status code and message for each variant.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// A key name failed KES's name validation. Carries the rejected input.
+    InvalidKeyName(String),
+    /// A listing pattern failed KES's pattern validation. Carries the rejected input.
+    InvalidPattern(String),
+    /// A policy name failed KES's name validation. Carries the rejected input.
+    InvalidPolicyName(String),
+    /// An identity failed KES's name validation. Carries the rejected input.
+    InvalidIdentity(String),
+    /// The key already exists in the key store.
+    KeyExists,
+    /// The key does not exist in the key store.
+    KeyNotFound,
+    /// No policy of that name is configured.
+    PolicyNotFound,
+    /// The identity is neither the admin nor bound to a policy.
+    IdentityNotFound,
+    /// The caller's policy does not allow the request.
+    NotAllowed,
+    /// A ciphertext is malformed, was tampered with, or the context differs from the one used to seal.
+    Decrypt,
+    /// An imported key names a cipher KES does not know. Carries the cipher as sent.
+    UnsupportedAlgorithm(String),
+    /// An imported key is not 32 bytes long. Carries the cipher as sent.
+    InvalidKeySize(String),
+    /// The key is a legacy key that has no HMAC key.
+    HmacNotSupported,
+    /// The key store failed during `op`.
+    KeyStore {
+        /// What the key store was asked to do.
+        op: StoreOp,
+        /// What went wrong.
+        source: crate::StoreError,
+    },
+    /// A value read from the key store is not a valid KES key.
+    CorruptKey(&'static str),
+    /// The operating system's random source failed.
+    Random,
+    /// Encryption failed (it cannot for valid keys; kept so that it is never a panic).
+    Encrypt,
+    /// An API key could not be parsed. Carries the reason, in the Go client's words.
+    InvalidApiKey(&'static str),
+    /// A certificate could not be parsed or carries no usable public key.
+    InvalidCertificate(String),
+    /// The configuration is invalid.
+    Config(crate::config::ConfigError),
+}
+
+/// The key-store operation during which an [`Error::KeyStore`] happened; it decides the KES message.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Creating or importing a key.
+    Create,
+    /// Reading a key (describe, generate, encrypt, decrypt, hmac).
+    Read,
+    /// Listing keys.
+    List,
+    /// Deleting a key.
+    Delete,
+    /// Probing the key store's health.
+    Status,
+}
+
+impl Error {
+    /// The HTTP status code KES answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidKeyName(_)
+            | Self::InvalidPattern(_)
+            | Self::InvalidPolicyName(_)
+            | Self::InvalidIdentity(_)
+            | Self::KeyExists
+            | Self::Decrypt
+            | Self::InvalidApiKey(_)
+            | Self::InvalidCertificate(_) => 400,
+            Self::NotAllowed => 403,
+            Self::KeyNotFound | Self::PolicyNotFound | Self::IdentityNotFound => 404,
+            Self::UnsupportedAlgorithm(_) | Self::InvalidKeySize(_) => 406,
+            Self::HmacNotSupported => 409,
+            Self::KeyStore {
+                op: StoreOp::Status,
+                source: crate::StoreError::Unreachable(_),
+            } => 504,
+            Self::KeyStore { .. } | Self::CorruptKey(_) => 502,
+            Self::Random | Self::Encrypt | Self::Config(_) => 500,
+        }
+    }
+
+    /// The message KES answers with for this error, byte for byte.
+    ///
+    /// Internal failures get KES's generic message; their cause stays in [`fmt::Display`] and the logs.
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidKeyName(name) => {
+                format!("key name '{name}' is empty, too long or contains invalid characters")
+            }
+            Self::InvalidPattern(pattern) => {
+                format!("listing pattern '{pattern}' is empty, too long or is invalid")
+            }
+            Self::InvalidPolicyName(name) => {
+                format!("policy name '{name}' is empty, too long or contains invalid characters")
+            }
+            Self::InvalidIdentity(identity) => {
+                format!("identity '{identity}' is empty, too long or contains invalid characters")
+            }
+            Self::KeyExists => "key already exists".into(),
+            Self::KeyNotFound => "key does not exist".into(),
+            Self::PolicyNotFound => "policy does not exist".into(),
+            Self::IdentityNotFound => "identity does not exist".into(),
+            Self::NotAllowed => "not authorized: insufficient permissions".into(),
+            Self::Decrypt => "decryption failed: ciphertext is not authentic".into(),
+            Self::UnsupportedAlgorithm(cipher) => format!("algorithm '{cipher}' is not supported"),
+            Self::InvalidKeySize(cipher) => format!("invalid key size for '{cipher}'"),
+            Self::HmacNotSupported => "key does not support HMAC".into(),
+            Self::KeyStore { op, source } => match (op, source) {
+                (StoreOp::Create, _) => "failed to create key".into(),
+                (StoreOp::Read, _) => "failed to read key".into(),
+                (StoreOp::List, _) => "failed to list keys".into(),
+                (StoreOp::Delete, _) => "failed to delete key".into(),
+                (StoreOp::Status, crate::StoreError::Unreachable(_)) => {
+                    "key store is not reachable".into()
+                }
+                (StoreOp::Status, _) => "key store is unavailable".into(),
+            },
+            Self::CorruptKey(_) => "failed to read key".into(),
+            Self::Random => "failed to generate encryption key".into(),
+            Self::Encrypt => "failed to encrypt plaintext".into(),
+            Self::InvalidApiKey(reason) => format!("kes: invalid API key: {reason}"),
+            Self::InvalidCertificate(reason) => format!("invalid certificate: {reason}"),
+            Self::Config(_) => "invalid configuration".into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::KeyStore { source, .. } => write!(f, "{}: {source}", self.message()),
+            Self::CorruptKey(reason) => write!(f, "{}: {reason}", self.message()),
+            Self::Config(err) => write!(f, "{err}"),
+            _ => f.write_str(&self.message()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::KeyStore { source, .. } => Some(source),
+            Self::Config(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::config::ConfigError> for Error {
+    fn from(err: crate::config::ConfigError) -> Self {
+        Self::Config(err)
+    }
+}

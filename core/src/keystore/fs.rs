@@ -1,0 +1,193 @@
+//! A key store in a directory: one file per key, holding exactly the stored value, as KES's fs store.
+//!
+//! Files are created 0600 and written crash-safely: the value goes to a temporary file that is synced
+//! and then hard-linked to the key's name. `link` fails if the name exists, so creation is atomic and
+//! exclusive, and a crash never leaves a half-written key (KES writes in place with O_EXCL, which can).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+use super::{KeyStore, StoreError};
+use crate::{valid_name, KeyName};
+
+/// KES refuses to read key files larger than this; so do we.
+const MAX_VALUE_LEN: u64 = 1 << 20;
+
+/// Keys as files in one directory.
+#[derive(Debug)]
+pub struct FsStore {
+    dir: PathBuf,
+}
+
+impl FsStore {
+    /// Opens the store at `dir`, creating the directory (0700) if it does not exist.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        create_dir(&dir).map_err(|err| StoreError::Failed(err.into()))?;
+        Ok(Self { dir })
+    }
+
+    fn path_of(&self, name: &KeyName) -> PathBuf {
+        // A KeyName contains only [0-9A-Za-z_-], so it cannot escape the directory.
+        self.dir.join(name.as_str())
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyStore for FsStore {
+    async fn create(&self, name: &KeyName, value: &[u8]) -> Result<(), StoreError> {
+        let dir = self.dir.clone();
+        let path = self.path_of(name);
+        let value = Zeroizing::new(value.to_vec());
+        blocking(move || create_file(&dir, &path, &value)).await
+    }
+
+    async fn get(&self, name: &KeyName) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let path = self.path_of(name);
+        let dir = self.dir.clone();
+        blocking(move || read_file(&dir, &path)).await
+    }
+
+    async fn delete(&self, name: &KeyName) -> Result<(), StoreError> {
+        let path = self.path_of(name);
+        let dir = self.dir.clone();
+        blocking(move || match fs::remove_file(&path) {
+            Ok(()) => sync_dir(&dir).map_err(io_error),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Err(not_found_or_unreachable(&dir)),
+            Err(err) => Err(io_error(err)),
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.dir.clone();
+        let prefix = prefix.to_owned();
+        blocking(move || {
+            let mut names = Vec::new();
+            for entry in fs::read_dir(&dir).map_err(unreachable)? {
+                let entry = entry.map_err(io_error)?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                // Skips temporary files and anything else that cannot be a key.
+                if valid_name(&name) && name.starts_with(&prefix) && entry.path().is_file() {
+                    names.push(name);
+                }
+            }
+            names.sort_unstable();
+            Ok(names)
+        })
+        .await
+    }
+
+    async fn status(&self) -> Result<Duration, StoreError> {
+        let dir = self.dir.clone();
+        blocking(move || {
+            let start = Instant::now();
+            let meta = fs::metadata(&dir).map_err(unreachable)?;
+            if !meta.is_dir() {
+                return Err(StoreError::Unreachable(
+                    format!("'{}' is not a directory", dir.display()).into(),
+                ));
+            }
+            Ok(start.elapsed())
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| StoreError::Failed(err.into()))?
+}
+
+fn create_file(dir: &Path, path: &Path, value: &[u8]) -> Result<(), StoreError> {
+    if !dir.is_dir() {
+        return Err(StoreError::Unreachable(
+            format!("key directory '{}' does not exist", dir.display()).into(),
+        ));
+    }
+    if path.exists() {
+        return Err(StoreError::Exists);
+    }
+    let mut nonce = [0u8; 8];
+    crate::crypto::random(&mut nonce).map_err(|err| StoreError::Failed(err.into()))?;
+    // A '.' never occurs in a key name, so the temporary file can never be taken for a key.
+    let tmp = dir.join(format!(".tmp-{}", hex::encode(nonce)));
+    let result = write_synced(&tmp, value).and_then(|()| fs::hard_link(&tmp, path));
+    let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(()) => sync_dir(dir).map_err(io_error),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Exists),
+        Err(err) => Err(io_error(err)),
+    }
+}
+
+fn write_synced(path: &Path, value: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(value)?;
+    file.sync_all()
+}
+
+fn read_file(dir: &Path, path: &Path) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            return Err(not_found_or_unreachable(dir))
+        }
+        Err(err) => return Err(io_error(err)),
+    };
+    let mut value = Zeroizing::new(Vec::new());
+    file.take(MAX_VALUE_LEN + 1)
+        .read_to_end(&mut value)
+        .map_err(io_error)?;
+    if value.len() as u64 > MAX_VALUE_LEN {
+        return Err(StoreError::Failed(
+            format!("key file '{}' is larger than 1 MiB", path.display()).into(),
+        ));
+    }
+    Ok(value)
+}
+
+/// A missing key in a missing directory means the store is gone (an unmounted volume), not the key.
+fn not_found_or_unreachable(dir: &Path) -> StoreError {
+    if dir.is_dir() {
+        StoreError::NotFound
+    } else {
+        StoreError::Unreachable(format!("key directory '{}' does not exist", dir.display()).into())
+    }
+}
+
+fn create_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Makes a created or removed directory entry durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+fn io_error(err: io::Error) -> StoreError {
+    StoreError::Failed(err.into())
+}
+
+fn unreachable(err: io::Error) -> StoreError {
+    StoreError::Unreachable(err.into())
+}

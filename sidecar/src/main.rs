@@ -1,0 +1,3 @@
+//! kesrs: the KES-compatible server binary. STUB: helper C owns the sidecar.
+
+fn main() {}
