@@ -58,12 +58,6 @@ impl KeyStore for MemoryStore {
     }
 }
 
-impl std::borrow::Borrow<str> for KeyName {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
 /// A panic while holding the lock cannot leave the map half-written (every write is one call), but
 /// we still refuse to guess and report it.
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
