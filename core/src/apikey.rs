@@ -11,7 +11,6 @@ use std::time::Duration;
 use base64::alphabet;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use ed25519_dalek::pkcs8::{EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::{Signer, SigningKey};
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -31,6 +30,11 @@ const TYPE_ED25519: u8 = 0x00;
 /// The DER SubjectPublicKeyInfo of an Ed25519 key, up to the 32 public key bytes (RFC 8410).
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// PKCS#8 v1 `PrivateKeyInfo` for Ed25519 (RFC 8410), up to the 32 seed bytes.
+const PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
 /// How long a certificate made from an API key is valid by default: 90 days, as in the Go client.
@@ -179,8 +183,8 @@ impl ApiKey {
         Ok(SelfSignedCertificate {
             cert_der: cert.der().to_vec(),
             cert_pem: cert.pem(),
-            key_der: self.pkcs8_der()?,
-            key_pem: self.pkcs8_pem()?,
+            key_der: self.pkcs8_der(),
+            key_pem: self.pkcs8_pem(),
         })
     }
 
@@ -190,28 +194,34 @@ impl ApiKey {
     }
 
     /// The private key as PKCS#8 v1 DER (RFC 8410, no public key), byte for byte what Go's
-    /// `x509.MarshalPKCS8PrivateKey` writes, so Go and OpenSSL read it too.
-    fn pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let document = self
-            .keypair_bytes()
-            .to_pkcs8_der()
-            .map_err(|err| certificate_error(&err))?;
-        Ok(Zeroizing::new(document.as_bytes().to_vec()))
+    /// `x509.MarshalPKCS8PrivateKey` writes, so Go, OpenSSL and rustls read it.
+    ///
+    /// Written by hand because the encoding is a constant prefix and the seed, and because the
+    /// `ed25519` crate's PKCS#8 type does not zeroize its copy of the seed in this build.
+    fn pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
+        let mut der = Zeroizing::new(Vec::with_capacity(PKCS8_PREFIX.len() + 32));
+        der.extend_from_slice(&PKCS8_PREFIX);
+        der.extend_from_slice(self.seed.as_ref());
+        der
     }
 
     /// [`ApiKey::pkcs8_der`] as a `PRIVATE KEY` PEM block.
-    fn pkcs8_pem(&self) -> Result<Zeroizing<String>, Error> {
-        self.keypair_bytes()
-            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-            .map_err(|err| certificate_error(&err))
-    }
-
-    /// The seed in `ed25519`'s PKCS#8 type, which zeroizes it on drop.
-    fn keypair_bytes(&self) -> KeypairBytes {
-        KeypairBytes {
-            secret_key: *self.seed,
-            public_key: None,
+    fn pkcs8_pem(&self) -> Zeroizing<String> {
+        let der = self.pkcs8_der();
+        let mut encoded = Zeroizing::new(String::new());
+        BASE64_STD.encode_string(der.as_slice(), &mut encoded);
+        let mut pem = Zeroizing::new(String::with_capacity(encoded.len() + 64));
+        pem.push_str("-----BEGIN PRIVATE KEY-----\n");
+        // PEM lines hold 64 base64 characters; the 48-byte key is exactly one line.
+        let mut rest = encoded.as_str();
+        while !rest.is_empty() {
+            let (line, tail) = rest.split_at_checked(64).unwrap_or((rest, ""));
+            pem.push_str(line);
+            pem.push('\n');
+            rest = tail;
         }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        pem
     }
 }
 
@@ -333,6 +343,7 @@ fn certificate_error(err: &dyn fmt::Display) -> Error {
 mod tests {
     use std::net::Ipv4Addr;
 
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
     use x509_parser::extensions::GeneralName;
     use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -510,6 +521,32 @@ mod tests {
             "302e020100300506032b657004220420"
         );
         assert_eq!(&pkcs8[16..], key.seed.as_ref());
+
+        let reference = ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: *key.seed,
+            public_key: None,
+        };
+        assert_eq!(
+            reference.to_pkcs8_der().unwrap().as_bytes(),
+            pkcs8.as_slice()
+        );
+        let pem = reference
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .unwrap();
+        assert_eq!(
+            key.certificate(&CertificateOptions::default())
+                .unwrap()
+                .key_pem(),
+            pem.as_str()
+        );
+
+        // ring (rustls's provider here) loads it as an Ed25519 key with the same public key.
+        let loaded = KeyPair::from_pkcs8_der_and_sign_algo(
+            &rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+            &rcgen::PKCS_ED25519,
+        )
+        .unwrap();
+        assert_eq!(loaded.public_key_raw(), key.public_key());
     }
 
     #[test]
