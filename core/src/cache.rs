@@ -53,6 +53,7 @@ struct Failure {
 /// Whether the key store was last seen unreachable, and when.
 struct Health {
     offline_since: Mutex<Option<Instant>>,
+    retry_after: Duration,
 }
 
 impl Cache {
@@ -64,6 +65,7 @@ impl Cache {
             fetches: DashMap::new(),
             health: Health {
                 offline_since: Mutex::new(None),
+                retry_after: RETRY_OFFLINE_AFTER,
             },
             last_sweep: AtomicU64::new(0),
         }
@@ -136,7 +138,8 @@ impl Cache {
             }),
         );
         drop(last_failure);
-        self.fetches.remove_if(name, |_, m| Arc::strong_count(m) <= 2);
+        self.fetches
+            .remove_if(name, |_, m| Arc::strong_count(m) <= 2);
         self.sweep(now);
         Ok(version)
     }
@@ -263,7 +266,7 @@ impl Health {
     fn recently_offline(&self) -> bool {
         self.offline_since
             .lock()
-            .map(|since| since.is_some_and(|t| t.elapsed() < RETRY_OFFLINE_AFTER))
+            .map(|since| since.is_some_and(|t| t.elapsed() < self.retry_after))
             .unwrap_or(false)
     }
 
@@ -277,5 +280,240 @@ impl Health {
         if let Ok(mut since) = self.offline_since.lock() {
             *since = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    /// A store holding legacy JSON keys that counts reads and can be made slow or unreachable.
+    #[derive(Debug, Default)]
+    struct TestStore {
+        reads: AtomicU64,
+        unreachable: AtomicBool,
+        delay: Duration,
+    }
+
+    const KEY: &[u8] = br#"{"bytes":"J8qmOyEV2ce2yoAC+5t0Y7CSP/hTMppL7XHpAnyc+0E="}"#;
+
+    #[async_trait::async_trait]
+    impl KeyStore for TestStore {
+        async fn create(&self, _: &KeyName, _: &[u8]) -> Result<(), StoreError> {
+            unimplemented!("not used by the cache")
+        }
+
+        async fn get(&self, name: &KeyName) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            if self.unreachable.load(Ordering::SeqCst) {
+                return Err(StoreError::Unreachable("connection refused".into()));
+            }
+            match name.as_str() {
+                "missing" => Err(StoreError::NotFound),
+                "corrupt" => Ok(b"not a key".to_vec().into()),
+                _ => Ok(KEY.to_vec().into()),
+            }
+        }
+
+        async fn delete(&self, _: &KeyName) -> Result<(), StoreError> {
+            unimplemented!("not used by the cache")
+        }
+
+        async fn list(&self, _: &str) -> Result<Vec<String>, StoreError> {
+            unimplemented!("not used by the cache")
+        }
+
+        async fn status(&self) -> Result<Duration, StoreError> {
+            if self.unreachable.load(Ordering::SeqCst) {
+                return Err(StoreError::Unreachable("connection refused".into()));
+            }
+            Ok(Duration::from_millis(1))
+        }
+    }
+
+    fn config(any_ms: u64, unused_ms: u64, offline_ms: u64) -> CacheConfig {
+        CacheConfig {
+            any: Duration::from_millis(any_ms),
+            unused: Duration::from_millis(unused_ms),
+            offline: Duration::from_millis(offline_ms),
+        }
+    }
+
+    fn name(s: &str) -> KeyName {
+        KeyName::new(s).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_read_the_store_once() {
+        let store = Arc::new(TestStore {
+            delay: Duration::from_millis(100),
+            ..Default::default()
+        });
+        let cache = Arc::new(Cache::new(CacheConfig::default()));
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (cache, store) = (Arc::clone(&cache), Arc::clone(&store));
+                tokio::spawn(async move { cache.get(&name("k"), store.as_ref()).await.map(drop) })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        // Steady traffic on a cached key does not touch the store at all.
+        for _ in 0..1000 {
+            cache.get(&name("k"), store.as_ref()).await.unwrap();
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_share_one_failure() {
+        let store = Arc::new(TestStore {
+            delay: Duration::from_millis(100),
+            unreachable: AtomicBool::new(true),
+            ..Default::default()
+        });
+        let cache = Arc::new(Cache::new(CacheConfig::default()));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, store) = (Arc::clone(&cache), Arc::clone(&store));
+                tokio::spawn(async move { cache.get(&name("k"), store.as_ref()).await.map(drop) })
+            })
+            .collect();
+        for task in tasks {
+            let err = task.await.unwrap().unwrap_err();
+            assert_eq!(
+                (err.status(), err.message().as_str()),
+                (502, "failed to read key")
+            );
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_read_again() {
+        let store = TestStore::default();
+        let cache = Cache::new(config(50, 0, 0));
+        cache.get(&name("k"), &store).await.unwrap();
+        cache.get(&name("k"), &store).await.unwrap();
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        cache.get(&name("k"), &store).await.unwrap();
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn unused_entries_are_read_again_but_used_ones_are_not() {
+        let store = TestStore::default();
+        let cache = Cache::new(config(0, 120, 0));
+        cache.get(&name("k"), &store).await.unwrap();
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            cache.get(&name("k"), &store).await.unwrap();
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        cache.get(&name("k"), &store).await.unwrap();
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn missing_and_corrupt_keys_are_not_cached() {
+        let store = TestStore::default();
+        let cache = Cache::new(CacheConfig::default());
+        for _ in 0..2 {
+            let err = cache
+                .get(&name("missing"), &store)
+                .await
+                .map(drop)
+                .unwrap_err();
+            assert_eq!(
+                (err.status(), err.message().as_str()),
+                (404, "key does not exist")
+            );
+            let err = cache
+                .get(&name("corrupt"), &store)
+                .await
+                .map(drop)
+                .unwrap_err();
+            assert_eq!(
+                (err.status(), err.message().as_str()),
+                (502, "failed to read key")
+            );
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn cached_keys_serve_offline_for_the_offline_period() {
+        let store = TestStore::default();
+        let mut cache = Cache::new(config(30, 0, 400));
+        cache.health.retry_after = Duration::from_millis(100);
+        cache.get(&name("k"), &store).await.unwrap();
+        store.unreachable.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        // Expired, the store is down: the cached key keeps serving and the outage is reported.
+        cache.get(&name("k"), &store).await.unwrap();
+        let err = cache.status(&store).await.map(drop).unwrap_err();
+        assert_eq!(
+            (err.status(), err.message().as_str()),
+            (504, "key store is not reachable")
+        );
+        // While the store is known to be down, requests do not wait for it again.
+        let reads = store.reads.load(Ordering::SeqCst);
+        cache.get(&name("k"), &store).await.unwrap();
+        assert_eq!(store.reads.load(Ordering::SeqCst), reads);
+        // An uncached key cannot be served.
+        let err = cache
+            .get(&name("other"), &store)
+            .await
+            .map(drop)
+            .unwrap_err();
+        assert_eq!(err.status(), 502);
+
+        // The store comes back: service resumes by itself.
+        store.unreachable.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        cache.status(&store).await.unwrap();
+        cache.get(&name("other"), &store).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn cached_keys_stop_serving_when_the_offline_period_ends() {
+        let store = TestStore::default();
+        let cache = Cache::new(config(30, 0, 100));
+        cache.get(&name("k"), &store).await.unwrap();
+        store.unreachable.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let err = cache.get(&name("k"), &store).await.map(drop).unwrap_err();
+        assert_eq!(
+            (err.status(), err.message().as_str()),
+            (502, "failed to read key")
+        );
+    }
+
+    #[tokio::test]
+    async fn without_offline_caching_expired_keys_fail_during_an_outage() {
+        let store = TestStore::default();
+        let cache = Cache::new(config(30, 0, 0));
+        cache.get(&name("k"), &store).await.unwrap();
+        store.unreachable.store(true, Ordering::SeqCst);
+        // Still fresh: served from the cache without asking the store.
+        cache.get(&name("k"), &store).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            cache
+                .get(&name("k"), &store)
+                .await
+                .map(drop)
+                .unwrap_err()
+                .status(),
+            502
+        );
     }
 }

@@ -11,6 +11,7 @@
 //! - [`KeyStore`] and [`StoreError`]: what a backend (memory, fs, Azure Key Vault) must implement.
 //! - [`Config`] and its parts: the KES YAML configuration, parsed and validated.
 //! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values.
+//! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
 //! - [`Error`]: the one error type, carrying the exact KES status and message.
 
 mod apikey;
@@ -25,7 +26,7 @@ mod kms;
 mod name;
 mod policy;
 
-pub use apikey::ApiKey;
+pub use apikey::{ApiKey, CertificateOptions, SelfSignedCertificate};
 pub use config::Config;
 pub use crypto::KeyType;
 pub use error::{Error, StoreOp};

@@ -51,6 +51,13 @@ impl fmt::Debug for KeyName {
     }
 }
 
+/// Lets maps keyed by `KeyName` be searched with a `&str` (hashing and ordering are the string's).
+impl std::borrow::Borrow<str> for KeyName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for KeyName {
     fn as_ref(&self) -> &str {
         &self.0

@@ -71,3 +71,115 @@ impl std::error::Error for StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> KeyName {
+        KeyName::new(s).unwrap()
+    }
+
+    /// The contract every key store must meet, run against each backend.
+    async fn contract(store: &dyn KeyStore) {
+        assert!(store.list("").await.unwrap().is_empty());
+        store.create(&name("b-key"), b"value-b").await.unwrap();
+        store.create(&name("a-key"), b"value-a").await.unwrap();
+        store.create(&name("other"), b"value-o").await.unwrap();
+        assert!(matches!(
+            store.create(&name("a-key"), b"x").await,
+            Err(StoreError::Exists)
+        ));
+        assert_eq!(&*store.get(&name("a-key")).await.unwrap(), b"value-a");
+        assert!(matches!(
+            store.get(&name("missing")).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.list("").await.unwrap(), ["a-key", "b-key", "other"]);
+        assert_eq!(store.list("a").await.unwrap(), ["a-key"]);
+        assert_eq!(store.list("-").await.unwrap(), Vec::<String>::new());
+        store.delete(&name("a-key")).await.unwrap();
+        assert!(matches!(
+            store.delete(&name("a-key")).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.get(&name("a-key")).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.list("").await.unwrap(), ["b-key", "other"]);
+        store.status().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn memory_store_meets_the_contract() {
+        contract(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn fs_store_meets_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        contract(&FsStore::open(dir.path().join("keys")).unwrap()).await;
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn fs_store_writes_exactly_the_value_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        store
+            .create(&name("my-key"), b"stored value")
+            .await
+            .unwrap();
+        let path = dir.path().join("my-key");
+        assert_eq!(std::fs::read(&path).unwrap(), b"stored value");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn fs_store_reads_files_written_by_others_and_skips_non_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("from-kes"), b"abc").unwrap();
+        std::fs::write(dir.path().join(".tmp-123"), b"partial").unwrap();
+        std::fs::write(dir.path().join("not.a.key"), b"x").unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        assert_eq!(&*store.get(&name("from-kes")).await.unwrap(), b"abc");
+        assert_eq!(store.list("").await.unwrap(), ["from-kes"]);
+    }
+
+    #[tokio::test]
+    async fn fs_store_refuses_oversized_values() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("huge"), vec![b'a'; (1 << 20) + 1]).unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        assert!(matches!(
+            store.get(&name("huge")).await,
+            Err(StoreError::Failed(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn fs_store_reports_a_vanished_directory_as_unreachable() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let store = FsStore::open(&keys).unwrap();
+        std::fs::remove_dir(&keys).unwrap();
+        assert!(matches!(
+            store.status().await,
+            Err(StoreError::Unreachable(_))
+        ));
+        assert!(matches!(
+            store.get(&name("k")).await,
+            Err(StoreError::Unreachable(_))
+        ));
+        assert!(matches!(
+            store.create(&name("k"), b"v").await,
+            Err(StoreError::Unreachable(_))
+        ));
+    }
+}
