@@ -10,12 +10,11 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
-use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, SanType};
 use time::UtcOffset;
 use tokio::sync::broadcast;
 use tracing::Level;
 
-use kesrs_core::{ApiKey, Config, Identity};
+use kesrs_core::{ApiKey, CertificateOptions, Config, Identity};
 
 use crate::dev;
 use crate::logs::{ErrorLevel, ErrorStreamLayer, LEVEL_INFO};
@@ -192,30 +191,21 @@ fn new_identity(args: NewIdentity) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let key_pair = KeyPair::generate_for(&rcgen::PKCS_ED25519)
-        .context("failed to generate an Ed25519 key")?;
-    let identity = Identity::of_spki(&key_pair.public_key_der());
-    let subject = args.subject.unwrap_or_else(|| identity.to_string());
-    let mut params = CertificateParams::new(args.dns.clone()).context("invalid DNS name")?;
-    params.distinguished_name.push(DnType::CommonName, subject);
-    params
-        .subject_alt_names
-        .extend(args.ip.iter().copied().map(SanType::IpAddress));
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ClientAuth,
-        ExtendedKeyUsagePurpose::ServerAuth,
-    ];
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now;
-    params.not_after = now
-        + time::Duration::try_from(args.expiry).context("the expiry is too long")?;
-    let cert = params
-        .self_signed(&key_pair)
-        .context("failed to sign the certificate")?;
-
-    write_file(key_path, key_pair.serialize_pem().as_bytes(), 0o600)?;
-    write_file(cert_path, cert.pem().as_bytes(), 0o644)?;
+    // A file identity is an API key whose seed is written as a PKCS#8 file: kesrs-core builds the
+    // certificate exactly as for API keys, with serverAuth and the SANs added.
+    let api_key = ApiKey::generate().context("failed to generate an Ed25519 key")?;
+    let identity = api_key.identity();
+    let mut options = CertificateOptions::default();
+    options.common_name = args.subject;
+    options.dns_names = args.dns;
+    options.ip_addresses = args.ip;
+    options.validity = args.expiry;
+    options.server_auth = true;
+    let cert = api_key
+        .certificate(&options)
+        .context("failed to make the certificate")?;
+    write_file(key_path, cert.key_pem().as_bytes(), 0o600)?;
+    write_file(cert_path, cert.cert_pem().as_bytes(), 0o644)?;
     print_value(identity.as_str())?;
     Ok(ExitCode::SUCCESS)
 }
