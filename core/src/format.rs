@@ -187,7 +187,7 @@ mod proto {
     pub(super) const TYPE_CHACHA20: u32 = 2;
     pub(super) const HASH_SHA256: u32 = 1;
 
-    #[derive(Clone, PartialEq, prost::Message)]
+    #[derive(prost::Message)]
     pub(super) struct KeyVersion {
         #[prost(message, optional, tag = "1")]
         pub(super) key: Option<SecretKey>,
@@ -200,7 +200,7 @@ mod proto {
     }
 
     /// Key bytes from the wire; wiped when dropped. Its `Debug` shows no key bytes.
-    #[derive(Clone, PartialEq, prost::Message, Zeroize, ZeroizeOnDrop)]
+    #[derive(prost::Message, Zeroize, ZeroizeOnDrop)]
     #[prost(skip_debug)]
     pub(super) struct SecretKey {
         #[prost(bytes = "vec", tag = "1")]
@@ -210,7 +210,7 @@ mod proto {
     }
 
     /// Key bytes from the wire; wiped when dropped. Its `Debug` shows no key bytes.
-    #[derive(Clone, PartialEq, prost::Message, Zeroize, ZeroizeOnDrop)]
+    #[derive(prost::Message, Zeroize, ZeroizeOnDrop)]
     #[prost(skip_debug)]
     pub(super) struct HmacKey {
         #[prost(bytes = "vec", tag = "1")]
@@ -220,7 +220,7 @@ mod proto {
     }
 
     /// `google.protobuf.Timestamp`.
-    #[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+    #[derive(prost::Message)]
     pub(super) struct Timestamp {
         #[prost(int64, tag = "1")]
         pub(super) seconds: i64,
