@@ -90,7 +90,9 @@ impl ApiError {
             }
         }
         if status.is_server_error() {
-            response.extensions_mut().insert(ErrorCause(self.to_string()));
+            response
+                .extensions_mut()
+                .insert(ErrorCause(self.to_string()));
         }
         response
     }
@@ -181,10 +183,17 @@ mod tests {
             let response = error_for(status, text).into_response();
             assert_eq!(response.status().as_u16(), status);
             let headers = response.headers().clone();
-            assert_eq!(headers["content-type"], case["content_type"].as_str().unwrap());
+            assert_eq!(
+                headers["content-type"],
+                case["content_type"].as_str().unwrap()
+            );
             assert_eq!(
                 headers["content-length"],
-                case["content_length"].as_u64().unwrap().to_string().as_str()
+                case["content_length"]
+                    .as_u64()
+                    .unwrap()
+                    .to_string()
+                    .as_str()
             );
             if status == 405 {
                 assert_eq!(headers["accept"], "PUT");
@@ -205,7 +214,10 @@ mod tests {
                 r if r.starts_with("PUT /v1/key/create/") => response::empty(StatusCode::OK),
                 other => panic!("unknown vector {other}"),
             };
-            assert_eq!(response.status().as_u16() as u64, case["status"].as_u64().unwrap());
+            assert_eq!(
+                response.status().as_u16() as u64,
+                case["status"].as_u64().unwrap()
+            );
             for (name, value) in case["headers"].as_object().unwrap() {
                 assert_eq!(response.headers()[name.as_str()], value.as_str().unwrap());
             }
@@ -224,6 +236,9 @@ mod tests {
         assert_eq!(response.status(), 502);
         let cause = response.extensions().get::<ErrorCause>().unwrap().0.clone();
         assert!(cause.contains("disk on fire"), "{cause}");
-        assert_eq!(body(response).await, b"{\"message\":\"failed to read key\"\n}");
+        assert_eq!(
+            body(response).await,
+            b"{\"message\":\"failed to read key\"\n}"
+        );
     }
 }

@@ -103,7 +103,9 @@ impl Fields {
 impl fmt::Debug for Fields {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Field values are plaintexts and keys: show only the names.
-        f.debug_list().entries(self.0.iter().map(|(k, _)| k)).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
     }
 }
 
@@ -157,8 +159,8 @@ mod tests {
 
     #[test]
     fn go_decoding_rules() {
-        let f = Fields::parse(br#"{"Plaintext":"AAE=","unknown":[1,{"x":2}]} trailing junk"#)
-            .unwrap();
+        let f =
+            Fields::parse(br#"{"Plaintext":"AAE=","unknown":[1,{"x":2}]} trailing junk"#).unwrap();
         assert_eq!(f.bytes("plaintext").unwrap().as_slice(), &[0, 1]);
         assert_eq!(f.bytes("context").unwrap().as_slice(), &[] as &[u8]);
 
@@ -169,7 +171,11 @@ mod tests {
         assert_eq!(f.bytes("message").unwrap().as_slice(), &[0, 1]);
         assert_eq!(f.bytes("key").unwrap().as_slice(), &[1, 2, 255]);
 
-        assert!(Fields::parse(b"null").unwrap().bytes("x").unwrap().is_empty());
+        assert!(Fields::parse(b"null")
+            .unwrap()
+            .bytes("x")
+            .unwrap()
+            .is_empty());
         assert!(Fields::parse(b"").is_err());
         assert!(Fields::parse(b"   ").is_err());
         assert!(Fields::parse(b"[1]").is_err());
@@ -212,7 +218,9 @@ mod tests {
                 return std::task::Poll::Ready(None);
             }
             self.0 -= 1;
-            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"aaaa")))))
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+                b"aaaa",
+            )))))
         }
     }
 }

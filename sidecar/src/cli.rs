@@ -187,7 +187,10 @@ fn new_identity(args: NewIdentity) -> anyhow::Result<ExitCode> {
     if !args.force {
         for path in [key_path, cert_path] {
             if path.exists() {
-                bail!("'{}' exists already; use --force to overwrite it", path.display());
+                bail!(
+                    "'{}' exists already; use --force to overwrite it",
+                    path.display()
+                );
             }
         }
     }
@@ -222,7 +225,10 @@ fn identity_of(value: &str) -> anyhow::Result<ExitCode> {
         for block in x509_parser::pem::Pem::iter_from_buffer(&pem) {
             let block = block.with_context(|| format!("'{value}' is not PEM"))?;
             if block.label != "CERTIFICATE" {
-                bail!("'{value}' contains a '{}' block: only certificates are allowed", block.label);
+                bail!(
+                    "'{value}' contains a '{}' block: only certificates are allowed",
+                    block.label
+                );
             }
             first.get_or_insert(block.contents);
         }
@@ -265,7 +271,9 @@ fn write_file(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
 /// `IP:PORT`, or `:PORT` for all interfaces, as KES takes it.
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     if let Some(port) = s.strip_prefix(':') {
-        let port = port.parse::<u16>().map_err(|e| format!("invalid port: {e}"))?;
+        let port = port
+            .parse::<u16>()
+            .map_err(|e| format!("invalid port: {e}"))?;
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
     }
     s.parse::<SocketAddr>()
@@ -310,9 +318,18 @@ mod tests {
 
     #[test]
     fn go_durations() {
-        assert_eq!(parse_go_duration("720h").unwrap(), Duration::from_secs(720 * 3600));
-        assert_eq!(parse_go_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_go_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_go_duration("720h").unwrap(),
+            Duration::from_secs(720 * 3600)
+        );
+        assert_eq!(
+            parse_go_duration("1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_go_duration("1.5s").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert!(parse_go_duration("").is_err());
         assert!(parse_go_duration("10").is_err());
         assert!(parse_go_duration("3d").is_err());
@@ -320,14 +337,21 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(parse_addr(":7373").unwrap(), "0.0.0.0:7373".parse().unwrap());
-        assert_eq!(parse_addr("127.0.0.1:1").unwrap(), "127.0.0.1:1".parse().unwrap());
+        assert_eq!(
+            parse_addr(":7373").unwrap(),
+            "0.0.0.0:7373".parse().unwrap()
+        );
+        assert_eq!(
+            parse_addr("127.0.0.1:1").unwrap(),
+            "127.0.0.1:1".parse().unwrap()
+        );
         assert!(parse_addr("localhost:7373").is_err());
     }
 
     #[test]
     fn dev_and_config_conflict() {
-        let err = Cli::try_parse_from(["kesrs", "server", "--dev", "--config", "x.yml"]).unwrap_err();
+        let err =
+            Cli::try_parse_from(["kesrs", "server", "--dev", "--config", "x.yml"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert!(Cli::try_parse_from(["kesrs", "server"]).is_err());
         assert!(Cli::try_parse_from(["kesrs", "server", "--dev"]).is_ok());

@@ -69,7 +69,10 @@ fn server_certificate(
     params
         .distinguished_name
         .push(DnType::CommonName, "localhost");
-    let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    let mut ips = vec![
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
     if !listen.is_unspecified() && !ips.contains(&listen) {
         ips.push(listen);
     }

@@ -99,7 +99,11 @@ impl Object {
     }
 
     /// A `[]string` field; written as `[]` when empty (KES's lists are never nil).
-    pub(crate) fn strings<'a>(mut self, key: &str, values: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn strings<'a>(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
         self.key(key);
         self.buf.push('[');
         for (i, value) in values.into_iter().enumerate() {

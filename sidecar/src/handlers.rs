@@ -214,7 +214,9 @@ async fn create_key(req: Request) -> Result<Response, ApiError> {
 async fn import_key(req: Request) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     let (fields, ctx) = req.fields(ApiError::InvalidImportBody).await?;
-    let key = fields.bytes("key").map_err(|_| ApiError::InvalidImportBody)?;
+    let key = fields
+        .bytes("key")
+        .map_err(|_| ApiError::InvalidImportBody)?;
     let cipher = fields
         .string("cipher")
         .map_err(|_| ApiError::InvalidImportBody)?;
@@ -245,7 +247,10 @@ async fn list_keys(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(response::json(
         Object::new()
             .strings("names", list.names.iter().map(String::as_str))
-            .str_omitempty("continue_at", list.continue_at.as_deref().unwrap_or_default())
+            .str_omitempty(
+                "continue_at",
+                list.continue_at.as_deref().unwrap_or_default(),
+            )
             .finish_line(),
     ))
 }
@@ -278,7 +283,9 @@ async fn generate_key(req: Request) -> Result<Response, ApiError> {
 async fn encrypt(req: Request) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     let (fields, ctx) = req.fields(ApiError::InvalidBody).await?;
-    let plaintext = fields.bytes("plaintext").map_err(|_| ApiError::InvalidBody)?;
+    let plaintext = fields
+        .bytes("plaintext")
+        .map_err(|_| ApiError::InvalidBody)?;
     let context = fields.bytes("context").map_err(|_| ApiError::InvalidBody)?;
     let ciphertext = ctx.state.kms.encrypt(&name, &plaintext, &context).await?;
     Ok(response::json(
@@ -304,7 +311,9 @@ async fn hmac(req: Request) -> Result<Response, ApiError> {
     let (fields, ctx) = req.fields(ApiError::InvalidBody).await?;
     let message = fields.bytes("message").map_err(|_| ApiError::InvalidBody)?;
     let mac = ctx.state.kms.hmac(&name, &message).await?;
-    Ok(response::json(Object::new().bytes("hmac", &mac).finish_line()))
+    Ok(response::json(
+        Object::new().bytes("hmac", &mac).finish_line(),
+    ))
 }
 
 fn policy_name(ctx: &Ctx) -> Result<&str, ApiError> {

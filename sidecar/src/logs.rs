@@ -183,7 +183,8 @@ fn stream(
             }
         }
     });
-    let mut response = http::Response::new(ChannelBody(rx).boxed_unsync());
+    let body = ChannelBody(rx).map_err(|never: Infallible| match never {});
+    let mut response = http::Response::new(body.boxed_unsync());
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -203,7 +204,9 @@ impl http_body::Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|line| line.map(|l| Ok(Frame::data(l))))
+        self.0
+            .poll_recv(cx)
+            .map(|line| line.map(|l| Ok(Frame::data(l))))
     }
 }
 
@@ -271,8 +274,7 @@ impl Visit for TextLine {
 /// slog quotes a value that is empty or contains spaces, quotes, `=` or control characters.
 fn quote_if_needed(s: &str) -> String {
     let needs = s.is_empty()
-        || s
-            .chars()
+        || s.chars()
             .any(|c| c.is_whitespace() || c == '"' || c == '=' || c.is_control());
     if needs {
         gojson::string(s)
@@ -325,7 +327,9 @@ mod tests {
             identity: None,
             ..event
         };
-        assert!(no_ip.to_line().contains(r#""request":{"method":"PUT","path""#));
+        assert!(no_ip
+            .to_line()
+            .contains(r#""request":{"method":"PUT","path""#));
     }
 
     #[test]

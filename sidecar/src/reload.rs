@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 use kesrs_core::Config;
 
 use crate::server::build_state;
-use crate::state::{SetupError, Settings, Shared};
+use crate::state::{Settings, SetupError, Shared};
 
 /// Reloads on every SIGHUP until the process ends.
 pub(crate) async fn on_sighup(shared: Arc<Shared>) {
@@ -28,7 +28,9 @@ pub(crate) async fn on_sighup(shared: Arc<Shared>) {
             match reload(&shared).await {
                 Ok(true) => info!("configuration reloaded"),
                 Ok(false) => info!("SIGHUP ignored: no config file to reload (--dev)"),
-                Err(err) => error!("failed to reload the configuration, keeping the current one: {err}"),
+                Err(err) => {
+                    error!("failed to reload the configuration, keeping the current one: {err}")
+                }
             }
         }
     }

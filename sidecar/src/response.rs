@@ -7,9 +7,62 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Method, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full};
+use std::future::Future as _;
 
-/// Every response body: a full buffer or a live log stream.
-pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
+/// Every response body: a full buffer or a live log stream. Its only error is a route timeout, which
+/// makes hyper abort the connection (HTTP/1) or reset the stream (HTTP/2).
+pub(crate) type Body = UnsyncBoxBody<Bytes, TimedOut>;
+
+/// A route ran past its timeout (Go's write deadline). Never answered with a status: a 503 would make
+/// the Go client retry, repeating non-idempotent calls.
+#[derive(Debug)]
+pub(crate) struct TimedOut;
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("route timed out")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Ends `body` with [`TimedOut`] if it is not fully written by `deadline`, as Go's write deadline
+/// covers the whole response, not only its headers.
+pub(crate) fn with_deadline(body: Body, deadline: tokio::time::Instant) -> Body {
+    DeadlineBody {
+        inner: body,
+        sleep: Box::pin(tokio::time::sleep_until(deadline)),
+    }
+    .boxed_unsync()
+}
+
+struct DeadlineBody {
+    inner: Body,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = TimedOut;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, TimedOut>>> {
+        if let std::task::Poll::Ready(frame) = std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            return std::task::Poll::Ready(frame);
+        }
+        self.sleep.as_mut().poll(cx).map(|()| Some(Err(TimedOut)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 /// A response of the server.
 pub(crate) type Response = http::Response<Body>;
@@ -101,7 +154,9 @@ pub(crate) fn moved_permanently(method: &Method, location: &str) -> Response {
 }
 
 pub(crate) fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).boxed_unsync()
+    Full::new(bytes)
+        .map_err(|never: Infallible| match never {})
+        .boxed_unsync()
 }
 
 /// Go's `html.EscapeString` subset that `http.Redirect` applies.

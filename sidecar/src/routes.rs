@@ -95,21 +95,125 @@ pub(crate) static ROUTES: [Route; 22] = {
         route(Status, "/v1/status", Method::GET, 0, 15, Verify, false),
         route(Metrics, "/v1/metrics", Method::GET, 0, 15, Verify, false),
         route(Api, "/v1/api", Method::GET, 0, 10, Verify, false),
-        route(KeyCreate, "/v1/key/create/", Method::PUT, 0, 15, Verify, true),
-        route(KeyImport, "/v1/key/import/", Method::PUT, MB, 15, Verify, true),
-        route(KeyDescribe, "/v1/key/describe/", Method::GET, 0, 15, Verify, true),
+        route(
+            KeyCreate,
+            "/v1/key/create/",
+            Method::PUT,
+            0,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            KeyImport,
+            "/v1/key/import/",
+            Method::PUT,
+            MB,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            KeyDescribe,
+            "/v1/key/describe/",
+            Method::GET,
+            0,
+            15,
+            Verify,
+            true,
+        ),
         route(KeyList, "/v1/key/list/", Method::GET, 0, 15, Verify, true),
-        route(KeyDelete, "/v1/key/delete/", Method::DELETE, 0, 15, Verify, true),
-        route(KeyGenerate, "/v1/key/generate/", Method::PUT, MB, 15, Verify, true),
-        route(KeyEncrypt, "/v1/key/encrypt/", Method::PUT, MB, 15, Verify, true),
-        route(KeyDecrypt, "/v1/key/decrypt/", Method::PUT, MB, 15, Verify, true),
+        route(
+            KeyDelete,
+            "/v1/key/delete/",
+            Method::DELETE,
+            0,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            KeyGenerate,
+            "/v1/key/generate/",
+            Method::PUT,
+            MB,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            KeyEncrypt,
+            "/v1/key/encrypt/",
+            Method::PUT,
+            MB,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            KeyDecrypt,
+            "/v1/key/decrypt/",
+            Method::PUT,
+            MB,
+            15,
+            Verify,
+            true,
+        ),
         route(KeyHmac, "/v1/key/hmac/", Method::PUT, MB, 15, Verify, true),
-        route(PolicyDescribe, "/v1/policy/describe/", Method::GET, 0, 15, Verify, true),
-        route(PolicyRead, "/v1/policy/read/", Method::GET, 0, 15, Verify, true),
-        route(PolicyList, "/v1/policy/list/", Method::GET, 0, 15, Verify, true),
-        route(IdentityDescribe, "/v1/identity/describe/", Method::GET, 0, 15, Verify, true),
-        route(IdentityList, "/v1/identity/list/", Method::GET, 0, 15, Verify, true),
-        route(SelfDescribe, "/v1/identity/self/describe", Method::GET, 0, 15, IdentifyOnly, true),
+        route(
+            PolicyDescribe,
+            "/v1/policy/describe/",
+            Method::GET,
+            0,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            PolicyRead,
+            "/v1/policy/read/",
+            Method::GET,
+            0,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            PolicyList,
+            "/v1/policy/list/",
+            Method::GET,
+            0,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            IdentityDescribe,
+            "/v1/identity/describe/",
+            Method::GET,
+            0,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            IdentityList,
+            "/v1/identity/list/",
+            Method::GET,
+            0,
+            15,
+            Verify,
+            true,
+        ),
+        route(
+            SelfDescribe,
+            "/v1/identity/self/describe",
+            Method::GET,
+            0,
+            15,
+            IdentifyOnly,
+            true,
+        ),
         route(LogError, "/v1/log/error", Method::GET, 0, 0, Verify, false),
         route(LogAudit, "/v1/log/audit", Method::GET, 0, 0, Verify, false),
     ]
@@ -216,9 +320,8 @@ pub(crate) fn clean_path(p: &str) -> String {
         cleaned.push('/');
         cleaned.push_str(part);
     }
-    if cleaned.is_empty() {
-        cleaned.push('/');
-    } else if rooted.ends_with('/') {
+    // The root stays `/`; any other path keeps the trailing slash it came with.
+    if cleaned.is_empty() || rooted.ends_with('/') {
         cleaned.push('/');
     }
     cleaned
@@ -318,7 +421,11 @@ mod tests {
     fn routes_and_resources() {
         assert_eq!(
             route_of("/v1/key/create/my-key"),
-            (RouteId::KeyCreate, "/v1/key/create/my-key".into(), "my-key".into())
+            (
+                RouteId::KeyCreate,
+                "/v1/key/create/my-key".into(),
+                "my-key".into()
+            )
         );
         assert_eq!(route_of("/v1/key/list/").2, "");
         assert_eq!(route_of("/v1/key/list/my%2A").2, "my*");
@@ -326,7 +433,10 @@ mod tests {
         assert_eq!(route_of("/v1/key/create/a%2Fb").2, "a/b");
         // Go's mux matches decoded segments.
         assert_eq!(route_of("/v1/%6Bey/create/x").0, RouteId::KeyCreate);
-        assert_eq!(route_of("/v1/identity/self/describe").0, RouteId::SelfDescribe);
+        assert_eq!(
+            route_of("/v1/identity/self/describe").0,
+            RouteId::SelfDescribe
+        );
     }
 
     #[test]
@@ -354,7 +464,10 @@ mod tests {
             find("/v1/policy/list", None),
             Match::Redirect("/v1/policy/list/".into())
         );
-        assert_eq!(route_of("/v1/key/list"), (RouteId::KeyList, "/v1/key/list".into(), "".into()));
+        assert_eq!(
+            route_of("/v1/key/list"),
+            (RouteId::KeyList, "/v1/key/list".into(), "".into())
+        );
     }
 
     #[test]

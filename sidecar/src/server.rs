@@ -25,9 +25,9 @@ use crate::handlers;
 use crate::logs::{AuditEvent, ErrorLevel, Logs};
 use crate::metrics::Metrics;
 use crate::reload;
-use crate::response::{self, Response};
+use crate::response::{self, Response, TimedOut};
 use crate::routes::{self, Auth, Match, Route};
-use crate::state::{RouteSettings, SetupError, Settings, Shared, State};
+use crate::state::{RouteSettings, Settings, SetupError, Shared, State};
 use crate::tls::{self, PeerError, Resumption};
 
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
@@ -192,26 +192,12 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
     }
 }
 
-/// A route ran past its timeout. Returned to hyper as a service error, which closes the HTTP/1
-/// connection or resets the HTTP/2 stream, as Go's write deadline does. Never a 503: the Go client
-/// retries those, and would repeat non-idempotent calls.
-#[derive(Debug)]
-struct RouteTimeout;
-
-impl std::fmt::Display for RouteTimeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("route timed out")
-    }
-}
-
-impl std::error::Error for RouteTimeout {}
-
 /// One request: route, authenticate, handle, then log and audit it.
 async fn handle(
     req: hyper::Request<Incoming>,
     peer: &Peer,
     shared: Arc<Shared>,
-) -> Result<Response, RouteTimeout> {
+) -> Result<Response, TimedOut> {
     let received = Instant::now();
     let state = shared.state.load_full();
     let method = req.method().clone();
@@ -236,9 +222,14 @@ async fn handle(
                 if settings.timeout.is_zero() {
                     Ok(work.await)
                 } else {
-                    tokio::time::timeout(settings.timeout, work)
+                    // Like Go's write deadline: it covers the handler and writing the whole body.
+                    let deadline = tokio::time::Instant::from_std(received) + settings.timeout;
+                    tokio::time::timeout_at(deadline, work)
                         .await
-                        .map_err(|_| RouteTimeout)
+                        .map(|response| {
+                            response.map(|body| response::with_deadline(body, deadline))
+                        })
+                        .map_err(|_| TimedOut)
                 }
             } else {
                 Ok(ApiError::MethodNotAllowed {
@@ -263,7 +254,7 @@ async fn handle(
             }
             response.status().as_u16()
         }
-        Err(RouteTimeout) => {
+        Err(TimedOut) => {
             error!(
                 req.method = %method,
                 req.path = %log_path,

@@ -169,7 +169,10 @@ impl State {
     }
 
     pub(crate) fn policy(&self, name: &str) -> Option<&Policy> {
-        self.settings.policies.get(name).map(|config| &config.policy)
+        self.settings
+            .policies
+            .get(name)
+            .map(|config| &config.policy)
     }
 
     pub(crate) fn policy_names(&self) -> impl Iterator<Item = &str> {

@@ -10,7 +10,9 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ProducesTickets, StoresServerSessions, WebPkiClientVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
 use tracing::warn;
 
 use kesrs_core::config::ClientAuth;
@@ -93,7 +95,9 @@ pub(crate) fn server_config(
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let (chain, key) = match &settings.cert {
-        CertSource::Files { encrypted: true, .. } => return Err(TlsError::EncryptedKey),
+        CertSource::Files {
+            encrypted: true, ..
+        } => return Err(TlsError::EncryptedKey),
         CertSource::Files { cert, key, .. } => (read_certs(cert)?, read_key(key)?),
         CertSource::InMemory { chain, key } => (chain.clone(), key.clone_key()),
     };

@@ -15,7 +15,9 @@ async fn every_key_route_works_for_the_admin_over_http2_and_http1() {
         let mut c = Client::connect(server.addr, Some(&server.admin), proto).await;
         let key = format!("key-{proto:?}");
 
-        let r = c.send("PUT", &format!("/v1/key/create/{key}"), TestBody::empty()).await;
+        let r = c
+            .send("PUT", &format!("/v1/key/create/{key}"), TestBody::empty())
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.header("content-length"), "0");
         assert_eq!(r.header("content-type"), "");
@@ -35,14 +37,22 @@ async fn every_key_route_works_for_the_admin_over_http2_and_http1() {
         assert!(info["created_at"].as_str().unwrap().ends_with('Z'));
 
         // Generate: 32-byte plaintext, and its ciphertext decrypts with the same context.
-        let r = c.json("POST", &format!("/v1/key/generate/{key}"), r#"{"context":"Y3R4"}"#).await;
+        let r = c
+            .json(
+                "POST",
+                &format!("/v1/key/generate/{key}"),
+                r#"{"context":"Y3R4"}"#,
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         let dek = r.json();
         let plaintext = unb64(dek["plaintext"].as_str().unwrap());
         assert_eq!(plaintext.len(), 32);
         let ciphertext = dek["ciphertext"].as_str().unwrap().to_owned();
         let body = format!(r#"{{"ciphertext":"{ciphertext}","context":"Y3R4"}}"#);
-        let r = c.json("POST", &format!("/v1/key/decrypt/{key}"), &body).await;
+        let r = c
+            .json("POST", &format!("/v1/key/decrypt/{key}"), &body)
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(unb64(r.json()["plaintext"].as_str().unwrap()), plaintext);
         // The wrong context, a tampered and a truncated ciphertext are all ErrDecrypt.
@@ -62,23 +72,45 @@ async fn every_key_route_works_for_the_admin_over_http2_and_http1() {
             .assert_error(400, "decryption failed: ciphertext is not authentic");
 
         // Generate with no body at all: KES skips parsing when the length is 0.
-        let r = c.send("PUT", &format!("/v1/key/generate/{key}"), TestBody::empty()).await;
+        let r = c
+            .send("PUT", &format!("/v1/key/generate/{key}"), TestBody::empty())
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
 
         // Encrypt/decrypt round trip, case-insensitive field names, trailing bytes ignored.
         let r = c
-            .json("PUT", &format!("/v1/key/encrypt/{key}"), r#"{"Plaintext":"aGVsbG8=","unknown":1} junk"#)
+            .json(
+                "PUT",
+                &format!("/v1/key/encrypt/{key}"),
+                r#"{"Plaintext":"aGVsbG8=","unknown":1} junk"#,
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.text());
         let ct = r.json()["ciphertext"].as_str().unwrap().to_owned();
         let r = c
-            .json("PUT", &format!("/v1/key/decrypt/{key}"), &format!(r#"{{"ciphertext":"{ct}"}}"#))
+            .json(
+                "PUT",
+                &format!("/v1/key/decrypt/{key}"),
+                &format!(r#"{{"ciphertext":"{ct}"}}"#),
+            )
             .await;
         assert_eq!(r.text(), "{\"plaintext\":\"aGVsbG8=\"}\n");
 
         // HMAC is deterministic and 32 bytes; the Go client sends PUT.
-        let r1 = c.json("PUT", &format!("/v1/key/hmac/{key}"), r#"{"message":"bXNn"}"#).await;
-        let r2 = c.json("PUT", &format!("/v1/key/hmac/{key}"), r#"{"message":"bXNn"}"#).await;
+        let r1 = c
+            .json(
+                "PUT",
+                &format!("/v1/key/hmac/{key}"),
+                r#"{"message":"bXNn"}"#,
+            )
+            .await;
+        let r2 = c
+            .json(
+                "PUT",
+                &format!("/v1/key/hmac/{key}"),
+                r#"{"message":"bXNn"}"#,
+            )
+            .await;
         assert_eq!(r1.status, 200, "{}", r1.text());
         assert_eq!(r1.body, r2.body);
         assert_eq!(unb64(r1.json()["hmac"].as_str().unwrap()).len(), 32);
@@ -86,24 +118,45 @@ async fn every_key_route_works_for_the_admin_over_http2_and_http1() {
         // Listing: with and without the slash, with a prefix wildcard (%2A is `*`).
         let r = c.get("/v1/key/list").await;
         assert_eq!(r.status, 200, "{}", r.text());
-        assert!(r.json()["names"].as_array().unwrap().iter().any(|n| n == key.as_str()));
+        assert!(r.json()["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == key.as_str()));
         assert!(r.json().get("continue_at").is_none());
         let r = c.get("/v1/key/list/").await;
-        assert!(r.json()["names"].as_array().unwrap().iter().any(|n| n == key.as_str()));
+        assert!(r.json()["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == key.as_str()));
         let r = c.get(&format!("/v1/key/list/{}%2A", &key[..5])).await;
-        assert_eq!(r.json()["names"].as_array().unwrap(), &vec![serde_json::json!(key)]);
+        assert_eq!(
+            r.json()["names"].as_array().unwrap(),
+            &vec![serde_json::json!(key)]
+        );
         let r = c.get("/v1/key/list/nothing-here%2A").await;
         assert_eq!(r.text(), "{\"names\":[]}\n");
 
         // Delete, then the key is gone.
-        let r = c.send("DELETE", &format!("/v1/key/delete/{key}"), TestBody::empty()).await;
+        let r = c
+            .send(
+                "DELETE",
+                &format!("/v1/key/delete/{key}"),
+                TestBody::empty(),
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         c.get(&format!("/v1/key/describe/{key}"))
             .await
             .assert_error(404, "key does not exist");
-        c.send("DELETE", &format!("/v1/key/delete/{key}"), TestBody::empty())
-            .await
-            .assert_error(404, "key does not exist");
+        c.send(
+            "DELETE",
+            &format!("/v1/key/delete/{key}"),
+            TestBody::empty(),
+        )
+        .await
+        .assert_error(404, "key does not exist");
         c.json("POST", &format!("/v1/key/generate/{key}"), "{}")
             .await
             .assert_error(404, "key does not exist");
@@ -116,15 +169,27 @@ async fn import_and_legacy_formats() {
     let mut c = server.admin().await;
 
     // Import checks the cipher first, then the size (406), and rejects a bad body.
-    c.json("PUT", "/v1/key/import/imp", r#"{"key":"AAAA","cipher":"DES"}"#)
-        .await
-        .assert_error(406, "algorithm 'DES' is not supported");
-    c.json("PUT", "/v1/key/import/imp", r#"{"key":"AAAA","cipher":"AES256"}"#)
-        .await
-        .assert_error(406, "invalid key size for 'AES256'");
-    c.json("PUT", "/v1/key/import/imp", r#"{"key":"not base64!","cipher":"AES256"}"#)
-        .await
-        .assert_error(400, "invalid import key request body");
+    c.json(
+        "PUT",
+        "/v1/key/import/imp",
+        r#"{"key":"AAAA","cipher":"DES"}"#,
+    )
+    .await
+    .assert_error(406, "algorithm 'DES' is not supported");
+    c.json(
+        "PUT",
+        "/v1/key/import/imp",
+        r#"{"key":"AAAA","cipher":"AES256"}"#,
+    )
+    .await
+    .assert_error(406, "invalid key size for 'AES256'");
+    c.json(
+        "PUT",
+        "/v1/key/import/imp",
+        r#"{"key":"not base64!","cipher":"AES256"}"#,
+    )
+    .await
+    .assert_error(400, "invalid import key request body");
     c.send("PUT", "/v1/key/import/imp", TestBody::empty())
         .await
         .assert_error(400, "invalid import key request body");
@@ -136,8 +201,13 @@ async fn import_and_legacy_formats() {
     for (i, case) in cases.iter().enumerate() {
         let name = format!("vec-{i}");
         let cipher = case["key_type"].as_str().unwrap();
-        let body = format!(r#"{{"key":"{}","cipher":"{cipher}"}}"#, case["key_b64"].as_str().unwrap());
-        let r = c.json("POST", &format!("/v1/key/import/{name}"), &body).await;
+        let body = format!(
+            r#"{{"key":"{}","cipher":"{cipher}"}}"#,
+            case["key_b64"].as_str().unwrap()
+        );
+        let r = c
+            .json("POST", &format!("/v1/key/import/{name}"), &body)
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
         let ciphertext = match case["ciphertext_json_text"].as_str() {
             Some(json) => b64(json.as_bytes()),
@@ -147,7 +217,9 @@ async fn import_and_legacy_formats() {
             r#"{{"ciphertext":"{ciphertext}","context":"{}"}}"#,
             case["context_b64"].as_str().unwrap()
         );
-        let r = c.json("POST", &format!("/v1/key/decrypt/{name}"), &body).await;
+        let r = c
+            .json("POST", &format!("/v1/key/decrypt/{name}"), &body)
+            .await;
         if case["expected"] == "ok" {
             assert_eq!(r.status, 200, "vector {i}: {}", r.text());
             assert_eq!(r.json()["plaintext"], case["plaintext_b64"], "vector {i}");
@@ -167,7 +239,10 @@ async fn import_and_legacy_formats() {
     )
     .unwrap();
     let r = c.get("/v1/key/describe/legacy").await;
-    assert_eq!(r.text(), "{\"name\":\"legacy\",\"algorithm\":\"AES256\",\"created_at\":\"0001-01-01T00:00:00Z\"}\n");
+    assert_eq!(
+        r.text(),
+        "{\"name\":\"legacy\",\"algorithm\":\"AES256\",\"created_at\":\"0001-01-01T00:00:00Z\"}\n"
+    );
     c.json("PUT", "/v1/key/hmac/legacy", r#"{"message":""}"#)
         .await
         .assert_error(409, "key does not support HMAC");
@@ -179,7 +254,13 @@ async fn malformed_requests_get_kes_errors() {
     let mut c = server.admin().await;
     c.send("PUT", "/v1/key/create/k", TestBody::empty()).await;
 
-    for body in ["", "{", "[1]", r#"{"plaintext":"AAE"}"#, r#"{"plaintext":5}"#] {
+    for body in [
+        "",
+        "{",
+        "[1]",
+        r#"{"plaintext":"AAE"}"#,
+        r#"{"plaintext":5}"#,
+    ] {
         c.json("PUT", "/v1/key/encrypt/k", body)
             .await
             .assert_error(400, "invalid request body");
@@ -195,29 +276,49 @@ async fn malformed_requests_get_kes_errors() {
     let long = "a".repeat(81);
     c.send("PUT", &format!("/v1/key/create/{long}"), TestBody::empty())
         .await
-        .assert_error(400, &format!("key name '{long}' is empty, too long or contains invalid characters"));
+        .assert_error(
+            400,
+            &format!("key name '{long}' is empty, too long or contains invalid characters"),
+        );
     c.send("PUT", "/v1/key/create/hel%3Clo", TestBody::empty())
         .await
-        .assert_error(400, "key name 'hel\\u003clo' is empty, too long or contains invalid characters");
+        .assert_error(
+            400,
+            "key name 'hel\\u003clo' is empty, too long or contains invalid characters",
+        );
     c.send("PUT", "/v1/key/create/a%2Fb", TestBody::empty())
         .await
-        .assert_error(400, "key name 'a/b' is empty, too long or contains invalid characters");
-    c.get("/v1/key/list/*-*")
-        .await
-        .assert_error(400, "listing pattern '*-*' is empty, too long or is invalid");
+        .assert_error(
+            400,
+            "key name 'a/b' is empty, too long or contains invalid characters",
+        );
+    c.get("/v1/key/list/*-*").await.assert_error(
+        400,
+        "listing pattern '*-*' is empty, too long or is invalid",
+    );
 
     // Oversized bodies, with a Content-Length and chunked, are cut off at 1,000,000 bytes.
     let big = format!(r#"{{"plaintext":"{}"}}"#, "A".repeat(1_000_000));
-    c.send("PUT", "/v1/key/encrypt/k", TestBody::full(big.clone().into_bytes()))
-        .await
-        .assert_error(400, "invalid request body");
-    let chunks = big.as_bytes().chunks(64 * 1024).map(<[u8]>::to_vec).collect();
+    c.send(
+        "PUT",
+        "/v1/key/encrypt/k",
+        TestBody::full(big.clone().into_bytes()),
+    )
+    .await
+    .assert_error(400, "invalid request body");
+    let chunks = big
+        .as_bytes()
+        .chunks(64 * 1024)
+        .map(<[u8]>::to_vec)
+        .collect();
     c.send("PUT", "/v1/key/encrypt/k", TestBody::chunked(chunks))
         .await
         .assert_error(400, "invalid request body");
     // A chunked body under the limit is fine.
     let chunks = vec![b"{\"plaintext\":".to_vec(), b"\"AAE=\"}".to_vec()];
-    let r = c.send("PUT", "/v1/key/encrypt/k", TestBody::chunked(chunks)).await;
+    let r = c
+        .send("PUT", "/v1/key/encrypt/k", TestBody::chunked(chunks))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -226,7 +327,12 @@ async fn go_servemux_routing() {
     let server = Server::start("");
     let mut c = Client::connect(server.addr, Some(&server.admin), Proto::Http1).await;
 
-    for path in ["/", "/v1/unknown", "/v1/status/", "/v1/identity/self/describe/"] {
+    for path in [
+        "/",
+        "/v1/unknown",
+        "/v1/status/",
+        "/v1/identity/self/describe/",
+    ] {
         let r = c.get(path).await;
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.text(), "404 page not found\n");
@@ -237,8 +343,13 @@ async fn go_servemux_routing() {
     let r = c.get("/v1/key/create").await;
     assert_eq!(r.status, 301);
     assert_eq!(r.header("location"), "/v1/key/create/");
-    assert_eq!(r.text(), "<a href=\"/v1/key/create/\">Moved Permanently</a>.\n\n");
-    let r = c.send("POST", "/v1/policy/list?x=1", TestBody::empty()).await;
+    assert_eq!(
+        r.text(),
+        "<a href=\"/v1/key/create/\">Moved Permanently</a>.\n\n"
+    );
+    let r = c
+        .send("POST", "/v1/policy/list?x=1", TestBody::empty())
+        .await;
     assert_eq!(r.status, 301);
     assert_eq!(r.header("location"), "/v1/policy/list/?x=1");
     assert!(r.body.is_empty());
@@ -281,7 +392,16 @@ async fn server_endpoints_version_status_ready_api_metrics() {
     let r = c.get("/v1/status").await;
     assert_eq!(r.status, 200);
     let s = r.json();
-    for field in ["version", "os", "arch", "uptime", "num_cpu", "num_cpu_used", "mem_heap_used", "mem_stack_used"] {
+    for field in [
+        "version",
+        "os",
+        "arch",
+        "uptime",
+        "num_cpu",
+        "num_cpu_used",
+        "mem_heap_used",
+        "mem_stack_used",
+    ] {
         assert!(s.get(field).is_some(), "{field}: {s}");
     }
     assert!(s["uptime"].is_u64());
@@ -293,12 +413,24 @@ async fn server_endpoints_version_status_ready_api_metrics() {
     let routes = r.json();
     let routes = routes.as_array().unwrap();
     assert_eq!(routes.len(), 22);
-    let create = routes.iter().find(|r| r["path"] == "/v1/key/create/").unwrap();
-    assert_eq!(create, &serde_json::json!({"method":"PUT","path":"/v1/key/create/","max_body":0,"timeout":42}));
-    let import = routes.iter().find(|r| r["path"] == "/v1/key/import/").unwrap();
+    let create = routes
+        .iter()
+        .find(|r| r["path"] == "/v1/key/create/")
+        .unwrap();
+    assert_eq!(
+        create,
+        &serde_json::json!({"method":"PUT","path":"/v1/key/create/","max_body":0,"timeout":42})
+    );
+    let import = routes
+        .iter()
+        .find(|r| r["path"] == "/v1/key/import/")
+        .unwrap();
     assert_eq!(import["max_body"], 1_000_000);
     assert_eq!(import["timeout"], 15);
-    let audit = routes.iter().find(|r| r["path"] == "/v1/log/audit").unwrap();
+    let audit = routes
+        .iter()
+        .find(|r| r["path"] == "/v1/log/audit")
+        .unwrap();
     assert_eq!(audit["timeout"], 0);
 
     // Metrics: text format 0.0.4; request counters appear once a key route answered.
@@ -323,7 +455,9 @@ async fn server_endpoints_version_status_ready_api_metrics() {
             let (name, value) = line.rsplit_once(' ').unwrap();
             assert!(!name.is_empty());
             let value = value.replace("+Inf", "inf");
-            value.parse::<f64>().unwrap_or_else(|_| panic!("bad sample: {line}"));
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad sample: {line}"));
         }
     }
     for family in [
@@ -336,11 +470,20 @@ async fn server_endpoints_version_status_ready_api_metrics() {
         "kes_system_num_cpu",
         "kes_system_up_time",
     ] {
-        assert!(families.iter().any(|f| f == family), "{family} missing:\n{text}");
+        assert!(
+            families.iter().any(|f| f == family),
+            "{family} missing:\n{text}"
+        );
     }
     assert!(!families.iter().any(|f| f == "kes_http_request_failure"));
-    assert!(text.contains("kes_http_request_success{code=\"200\"} 1\n"), "{text}");
-    assert!(text.contains("kes_http_request_error{code=\"404\"} 1\n"), "{text}");
+    assert!(
+        text.contains("kes_http_request_success{code=\"200\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kes_http_request_error{code=\"404\"} 1\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -356,19 +499,46 @@ async fn policies_admin_bypass_and_identities() {
     let mut u = Client::connect(server.addr, Some(&user), Proto::Http2).await;
     let mut s = Client::connect(server.addr, Some(&stranger), Proto::Http2).await;
 
-    assert_eq!(u.send("PUT", "/v1/key/create/app-1", TestBody::empty()).await.status, 200);
-    assert_eq!(u.send("PUT", "/v1/key/create/app-secret", TestBody::empty()).await.status, 200);
-    assert_eq!(u.json("PUT", "/v1/key/generate/app-1", "{}").await.status, 200);
+    assert_eq!(
+        u.send("PUT", "/v1/key/create/app-1", TestBody::empty())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        u.send("PUT", "/v1/key/create/app-secret", TestBody::empty())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        u.json("PUT", "/v1/key/generate/app-1", "{}").await.status,
+        200
+    );
     // Deny wins over allow.
-    u.json("PUT", "/v1/key/generate/app-secret", "{}").await.assert_error(403, NOT_ALLOWED);
-    u.send("PUT", "/v1/key/create/other", TestBody::empty()).await.assert_error(403, NOT_ALLOWED);
+    u.json("PUT", "/v1/key/generate/app-secret", "{}")
+        .await
+        .assert_error(403, NOT_ALLOWED);
+    u.send("PUT", "/v1/key/create/other", TestBody::empty())
+        .await
+        .assert_error(403, NOT_ALLOWED);
     u.get("/v1/status").await.assert_error(403, NOT_ALLOWED);
     // The creator is recorded.
     let info = u.get("/v1/key/describe/app-1").await.json();
     assert_eq!(info["created_by"], user.identity.as_str());
 
     // An identity without a policy gets 403 on every verify route, but may call /version.
-    for path in ["/v1/status", "/v1/ready", "/v1/metrics", "/v1/api", "/v1/key/list/", "/v1/key/describe/app-1", "/v1/policy/list/", "/v1/identity/list/", "/v1/log/audit"] {
+    for path in [
+        "/v1/status",
+        "/v1/ready",
+        "/v1/metrics",
+        "/v1/api",
+        "/v1/key/list/",
+        "/v1/key/describe/app-1",
+        "/v1/policy/list/",
+        "/v1/identity/list/",
+        "/v1/log/audit",
+    ] {
         s.get(path).await.assert_error(403, NOT_ALLOWED);
     }
     assert_eq!(s.get("/version").await.status, 200);
@@ -377,7 +547,13 @@ async fn policies_admin_bypass_and_identities() {
         .assert_error(404, "identity does not exist");
 
     // The admin bypasses policies.
-    assert_eq!(admin.json("PUT", "/v1/key/generate/app-secret", "{}").await.status, 200);
+    assert_eq!(
+        admin
+            .json("PUT", "/v1/key/generate/app-secret", "{}")
+            .await
+            .status,
+        200
+    );
 
     // Self-describe: the admin, and a policy user in the shape kms-go's DescribeSelf parses.
     let me = admin.get("/v1/identity/self/describe").await.json();
@@ -389,7 +565,10 @@ async fn policies_admin_bypass_and_identities() {
     assert_eq!(me["identity"], user.identity.as_str());
     assert_eq!(me["policy"], "app");
     assert_eq!(me["allow"]["/v1/key/create/app-*"], serde_json::json!({}));
-    assert_eq!(me["deny"]["/v1/key/generate/app-secret*"], serde_json::json!({}));
+    assert_eq!(
+        me["deny"]["/v1/key/generate/app-secret*"],
+        serde_json::json!({})
+    );
     assert_eq!(me["created_by"], server.admin.identity.as_str());
 
     // Policy and identity endpoints.
@@ -398,18 +577,35 @@ async fn policies_admin_bypass_and_identities() {
     assert_eq!(p["created_by"], server.admin.identity.as_str());
     let p = admin.get("/v1/policy/read/app").await;
     assert!(p.text().contains("\"allow\":{\"/v1/key/create/app-*\":{},\"/v1/key/describe/app-*\":{},\"/v1/key/generate/app-*\":{}},\"deny\":{\"/v1/key/generate/app-secret*\":{}}"), "{}", p.text());
-    admin.get("/v1/policy/read/nope").await.assert_error(404, "policy does not exist");
-    admin.get("/v1/policy/describe/a.b")
+    admin
+        .get("/v1/policy/read/nope")
         .await
-        .assert_error(400, "policy name 'a.b' is empty, too long or contains invalid characters");
-    assert_eq!(admin.get("/v1/policy/list/").await.text(), "{\"names\":[\"app\"],\"continue_at\":\"\"}\n");
-    assert_eq!(admin.get("/v1/policy/list/x%2A").await.text(), "{\"names\":[],\"continue_at\":\"\"}\n");
+        .assert_error(404, "policy does not exist");
+    admin.get("/v1/policy/describe/a.b").await.assert_error(
+        400,
+        "policy name 'a.b' is empty, too long or contains invalid characters",
+    );
+    assert_eq!(
+        admin.get("/v1/policy/list/").await.text(),
+        "{\"names\":[\"app\"],\"continue_at\":\"\"}\n"
+    );
+    assert_eq!(
+        admin.get("/v1/policy/list/x%2A").await.text(),
+        "{\"names\":[],\"continue_at\":\"\"}\n"
+    );
 
-    let i = admin.get(&format!("/v1/identity/describe/{}", user.identity)).await.json();
+    let i = admin
+        .get(&format!("/v1/identity/describe/{}", user.identity))
+        .await
+        .json();
     assert_eq!(i["policy"], "app");
-    let i = admin.get(&format!("/v1/identity/describe/{}", server.admin.identity)).await.json();
+    let i = admin
+        .get(&format!("/v1/identity/describe/{}", server.admin.identity))
+        .await
+        .json();
     assert_eq!(i["admin"], true);
-    admin.get(&format!("/v1/identity/describe/{}", stranger.identity))
+    admin
+        .get(&format!("/v1/identity/describe/{}", stranger.identity))
         .await
         .assert_error(404, "identity does not exist");
     let list = admin.get("/v1/identity/list/").await.json();
@@ -441,15 +637,22 @@ async fn client_certificates_ed25519_ecdsa_rsa_tls12_and_none() {
             assert!(hints.asked, "no CertificateRequest");
             assert!(hints.root_hint_subjects.is_empty(), "CA hints sent");
             assert!(hints.schemes.contains(&rustls::SignatureScheme::ED25519));
-            assert!(hints.schemes.contains(&rustls::SignatureScheme::ECDSA_NISTP256_SHA256));
-            assert!(hints.schemes.contains(&rustls::SignatureScheme::RSA_PSS_SHA256));
+            assert!(hints
+                .schemes
+                .contains(&rustls::SignatureScheme::ECDSA_NISTP256_SHA256));
+            assert!(hints
+                .schemes
+                .contains(&rustls::SignatureScheme::RSA_PSS_SHA256));
         }
     }
 
     // No certificate: the handshake (or the first request, with TLS 1.3) fails.
     let rejected = match Client::try_connect(server.addr, None, Proto::Http1, false).await {
         Err(_) => true,
-        Ok(mut c) => c.try_send("GET", "/version", TestBody::empty()).await.is_err(),
+        Ok(mut c) => c
+            .try_send("GET", "/version", TestBody::empty())
+            .await
+            .is_err(),
     };
     assert!(rejected, "a client without a certificate was served");
 }
@@ -469,7 +672,9 @@ async fn slow_clients_are_cut_off_without_blocking_others() {
     )
     .await
     .unwrap();
-    slow.write_all(b"GET /v1/status HTTP/1.1\r\nHost: local").await.unwrap();
+    slow.write_all(b"GET /v1/status HTTP/1.1\r\nHost: local")
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
 
     // Others are served meanwhile.
@@ -481,7 +686,10 @@ async fn slow_clients_are_cut_off_without_blocking_others() {
     let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "slow client was never cut off");
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_secs(4), "cut off too early: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(4),
+        "cut off too early: {elapsed:?}"
+    );
     assert!(!String::from_utf8_lossy(&buf).contains("503"));
 }
 

@@ -19,20 +19,27 @@ async fn audit_stream_and_stdout_receive_every_request() {
     let mut c = server.admin().await;
     // Keep requesting until the subscriber sees an event: it subscribes when its response starts.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let line = loop {
+    let mut received = String::new();
+    let event = loop {
         c.get("/v1/key/describe/nope").await;
         match tokio::time::timeout(Duration::from_millis(200), body.frame()).await {
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
-                    break String::from_utf8(data.to_vec()).unwrap();
+                    received.push_str(std::str::from_utf8(&data).unwrap());
                 }
             }
             Ok(other) => panic!("audit stream ended: {other:?}"),
-            Err(_) => assert!(Instant::now() < deadline, "no audit event"),
+            Err(_) => assert!(Instant::now() < deadline, "no audit event: {received}"),
+        }
+        // Each event is one line; the stream's own request is audited too.
+        let found = received
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["request"]["path"] == "/v1/key/describe/nope");
+        if let Some(event) = found {
+            break event;
         }
     };
-    let event: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
-    assert_eq!(event["request"]["path"], "/v1/key/describe/nope");
     assert_eq!(event["request"]["method"], "GET");
     assert_eq!(event["request"]["identity"], server.admin.identity.as_str());
     assert_eq!(event["request"]["ip"], "127.0.0.1");
@@ -42,7 +49,13 @@ async fn audit_stream_and_stdout_receive_every_request() {
 
     // The same events go to stdout, one JSON object per line.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !server.stdout.lock().unwrap().iter().any(|l| l.contains("/v1/key/describe/nope")) {
+    while !server
+        .stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("/v1/key/describe/nope"))
+    {
         assert!(Instant::now() < deadline, "no audit line on stdout");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -121,11 +134,20 @@ async fn dev_mode_prints_an_api_key_that_works() {
         .lock()
         .unwrap()
         .iter()
-        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("kes:v1:")).map(str::to_owned))
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("kes:v1:"))
+                .map(str::to_owned)
+        })
         .expect("no API key printed");
     let cert = ClientCert::api_key(&key);
     let mut c = Client::connect(addr, Some(&cert), Proto::Http2).await;
-    assert_eq!(c.send("POST", "/v1/key/create/dev", TestBody::empty()).await.status, 200);
+    assert_eq!(
+        c.send("POST", "/v1/key/create/dev", TestBody::empty())
+            .await
+            .status,
+        200
+    );
     let r = c.json("POST", "/v1/key/generate/dev", "{}").await;
     assert_eq!(r.status, 200, "{}", r.text());
     let me = c.get("/v1/identity/self/describe").await.json();
@@ -155,31 +177,62 @@ impl Drop for KillOnDrop<'_> {
 #[test]
 fn identity_cli() {
     let key = "kes:v1:AD9E7FSYWrMD+VjhI6q545cYT9YOyFxZb7UnjEepYDRc";
-    let expected = kesrs_core::ApiKey::parse(key).unwrap().identity().to_string();
-    let out = Command::new(BIN).args(["identity", "of", key]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = kesrs_core::ApiKey::parse(key)
+        .unwrap()
+        .identity()
+        .to_string();
+    let out = Command::new(BIN)
+        .args(["identity", "of", key])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Not a TTY: no trailing newline.
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
 
-    let out = Command::new(BIN).args(["identity", "new"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["identity", "new"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let new_key = text.split_whitespace().find(|w| w.starts_with("kes:v1:")).unwrap();
-    let id = kesrs_core::ApiKey::parse(new_key).unwrap().identity().to_string();
+    let new_key = text
+        .split_whitespace()
+        .find(|w| w.starts_with("kes:v1:"))
+        .unwrap();
+    let id = kesrs_core::ApiKey::parse(new_key)
+        .unwrap()
+        .identity()
+        .to_string();
     assert!(text.contains(&id));
 
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("client.key");
     let cert_file = dir.path().join("client.crt");
     let out = Command::new(BIN)
-        .args(["identity", "new", "--ip", "127.0.0.1", "--dns", "localhost", "--key"])
+        .args([
+            "identity",
+            "new",
+            "--ip",
+            "127.0.0.1",
+            "--dns",
+            "localhost",
+            "--key",
+        ])
         .arg(&key_file)
         .arg("--cert")
         .arg(&cert_file)
         .arg("my-client")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = String::from_utf8(out.stdout).unwrap();
     #[cfg(unix)]
     {
@@ -187,8 +240,17 @@ fn identity_cli() {
         let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let out = Command::new(BIN).arg("identity").arg("of").arg(&cert_file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("identity")
+        .arg("of")
+        .arg(&cert_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), printed);
     // The files are refused a second time without --force.
     let out = Command::new(BIN)

@@ -4,7 +4,16 @@
 //! generate RSA keys). The server runs with a temporary fs key store and is killed when the test's
 //! [`Server`] is dropped.
 
+// Each test binary uses a different part of the harness, and it is public to them.
 #![allow(dead_code, unreachable_pub)]
+// Helpers are not `#[test]` functions, so clippy.toml's test allowances do not reach them; a panic
+// here is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
@@ -183,7 +192,11 @@ impl Server {
     }
 
     pub fn stderr_contains(&self, needle: &str) -> bool {
-        self.stderr.lock().unwrap().iter().any(|l| l.contains(needle))
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
     }
 
     pub async fn admin(&self) -> Client {
@@ -203,15 +216,11 @@ pub fn config_text(dir: &Path, admin: &str, extra: &str) -> String {
     )
 }
 
+/// The lines a child process wrote so far, collected by a thread.
+pub type Lines = Arc<Mutex<Vec<String>>>;
+
 /// Spawns a `kesrs server` command and waits until it logs its listen address.
-pub fn spawn_and_wait(
-    mut command: Command,
-) -> (
-    Child,
-    SocketAddr,
-    Arc<Mutex<Vec<String>>>,
-    Arc<Mutex<Vec<String>>>,
-) {
+pub fn spawn_and_wait(mut command: Command) -> (Child, SocketAddr, Lines, Lines) {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -362,15 +371,23 @@ pub struct TlsOptions<'a> {
     pub hints: Arc<Mutex<Hints>>,
 }
 
-pub async fn tls_connect(addr: SocketAddr, options: TlsOptions<'_>) -> std::io::Result<TlsStream<TcpStream>> {
+pub async fn tls_connect(
+    addr: SocketAddr,
+    options: TlsOptions<'_>,
+) -> std::io::Result<TlsStream<TcpStream>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = options.cert.map(|cert| {
-        let signer = provider.key_provider.load_private_key(cert.key.clone_key()).unwrap();
+        let signer = provider
+            .key_provider
+            .load_private_key(cert.key.clone_key())
+            .unwrap();
         Arc::new(CertifiedKey::new(vec![cert.cert.clone()], signer))
     });
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone());
     let builder = if options.tls12_only {
-        builder.with_protocol_versions(&[&rustls::version::TLS12]).unwrap()
+        builder
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
     } else {
         builder.with_safe_default_protocol_versions().unwrap()
     };
@@ -474,7 +491,11 @@ impl Client {
                 Sender::H1(sender)
             }
             Proto::Http2 => {
-                assert_eq!(negotiated.as_deref(), Some(&b"h2"[..]), "server must offer h2");
+                assert_eq!(
+                    negotiated.as_deref(),
+                    Some(&b"h2"[..]),
+                    "server must offer h2"
+                );
                 let (sender, conn) =
                     hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                         .await
@@ -617,6 +638,9 @@ pub fn unb64(s: &str) -> Vec<u8> {
 
 /// The repository's KES test vectors.
 pub fn vectors() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/kes-vectors.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/kes-vectors.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
