@@ -709,3 +709,67 @@ async fn route_timeouts_close_the_stream_never_503() {
         Ok(reply) => assert_ne!(reply.status, 503, "{}", reply.text()),
     }
 }
+
+#[tokio::test]
+async fn client_chains_skip_ca_certificates_and_reject_two_leaves() {
+    let ca = common::Ca::new();
+    let leaf = ClientCert::ed25519();
+    let server = Server::start_with_admin(leaf.clone(), "");
+    // A CA certificate in the presented chain is skipped: the identity is the leaf's (the admin).
+    let with_ca = leaf.clone().with_chain(vec![ca.der()]);
+    let mut c = Client::connect(server.addr, Some(&with_ca), Proto::Http2).await;
+    assert_eq!(c.get("/v1/status").await.status, 200);
+    // Two non-CA certificates: KES's 400, on every verify route.
+    let two = leaf.with_chain(vec![ClientCert::ecdsa().cert]);
+    let mut c = Client::connect(server.addr, Some(&two), Proto::Http2).await;
+    c.get("/v1/status")
+        .await
+        .assert_error(400, "tls: received more than one client certificate");
+}
+
+#[tokio::test]
+async fn skip_auth_makes_client_certificates_optional() {
+    let server = Server::start("api:\n  /v1/status:\n    skip_auth: true\n");
+    let mut c = Client::connect(server.addr, None, Proto::Http1).await;
+    assert_eq!(c.get("/version").await.status, 200);
+    assert_eq!(c.get("/v1/status").await.status, 200);
+    c.get("/v1/key/list/")
+        .await
+        .assert_error(400, "tls: client certificate is required");
+    // An identity without a policy passes the skip_auth route, and only that one.
+    let mut s = Client::connect(server.addr, Some(&ClientCert::ecdsa()), Proto::Http2).await;
+    assert_eq!(s.get("/v1/status").await.status, 200);
+    s.get("/v1/ready").await.assert_error(403, NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn tls_auth_on_verifies_the_chain_without_sending_ca_names() {
+    let ca = common::Ca::new();
+    let issued = ClientCert::issued_by(&ca);
+    let ca_pem = ca.cert.pem();
+    let server = Server::start_full(
+        issued.clone(),
+        |dir| {
+            std::fs::write(dir.join("ca.pem"), &ca_pem).unwrap();
+            format!("  auth: on\n  ca: {}/ca.pem\n", dir.display())
+        },
+        "",
+    );
+    let mut c = Client::connect(server.addr, Some(&issued), Proto::Http2).await;
+    assert_eq!(c.get("/v1/status").await.status, 200);
+    assert!(c.hints.lock().unwrap().root_hint_subjects.is_empty());
+    // A self-signed certificate does not verify.
+    let stranger = ClientCert::ecdsa();
+    let rejected =
+        match Client::try_connect(server.addr, Some(&stranger), Proto::Http1, false).await {
+            Err(_) => true,
+            Ok(mut c) => c
+                .try_send("GET", "/version", TestBody::empty())
+                .await
+                .is_err(),
+        };
+    assert!(
+        rejected,
+        "an unverified certificate was accepted with tls.auth: on"
+    );
+}

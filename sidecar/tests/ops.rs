@@ -74,6 +74,33 @@ async fn audit_stream_and_stdout_receive_every_request() {
 }
 
 #[tokio::test]
+async fn error_stream_receives_log_records() {
+    let server = Server::start("");
+    let mut streamer = Client::connect(server.addr, Some(&server.admin), Proto::Http1).await;
+    let (status, mut body) = streamer.stream("/v1/log/error").await;
+    assert_eq!(status, 200);
+    // A failed handshake is logged at INFO, which the default error level lets through.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut received = String::new();
+    while !received.contains("TLS handshake failed") {
+        let _ = Client::try_connect(server.addr, None, Proto::Http1, false).await;
+        if let Ok(Some(Ok(frame))) =
+            tokio::time::timeout(Duration::from_millis(200), body.frame()).await
+        {
+            if let Ok(data) = frame.into_data() {
+                received.push_str(std::str::from_utf8(&data).unwrap());
+            }
+        }
+        assert!(Instant::now() < deadline, "no error event: {received}");
+    }
+    for line in received.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        let message = event["message"].as_str().unwrap();
+        assert!(message.starts_with("time="), "{message}");
+    }
+}
+
+#[tokio::test]
 async fn sighup_reloads_policies_and_keeps_the_old_config_when_the_new_one_is_bad() {
     let user = ClientCert::ecdsa();
     let deny = format!(

@@ -41,6 +41,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_kesrs");
 #[derive(Clone)]
 pub struct ClientCert {
     pub cert: CertificateDer<'static>,
+    /// Further certificates sent after `cert` in the Certificate message.
+    pub chain: Vec<CertificateDer<'static>>,
     pub key: Arc<PrivateKeyDer<'static>>,
     pub identity: String,
 }
@@ -68,6 +70,7 @@ impl ClientCert {
         assert_eq!(identity, api_key.identity());
         Self {
             cert,
+            chain: Vec::new(),
             key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()))),
             identity: identity.to_string(),
         }
@@ -87,11 +90,68 @@ impl ClientCert {
             .to_string();
         Self {
             cert,
+            chain: Vec::new(),
             key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
                 key_pair.serialize_der(),
             ))),
             identity,
         }
+    }
+
+    /// A currently valid ECDSA client certificate issued by `ca`.
+    pub fn issued_by(ca: &Ca) -> Self {
+        let key_pair = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "issued client");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key_pair, &ca.cert, &ca.key).unwrap();
+        let cert = cert.der().clone();
+        let identity = kesrs_core::Identity::of_certificate(&cert)
+            .unwrap()
+            .to_string();
+        Self {
+            cert,
+            chain: Vec::new(),
+            key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                key_pair.serialize_der(),
+            ))),
+            identity,
+        }
+    }
+
+    /// This certificate followed by `extra` in the chain it presents.
+    pub fn with_chain(mut self, extra: Vec<CertificateDer<'static>>) -> Self {
+        self.chain = extra;
+        self
+    }
+}
+
+/// A CA for `tls.auth: on` tests.
+pub struct Ca {
+    pub cert: rcgen::Certificate,
+    pub key: KeyPair,
+}
+
+impl Ca {
+    pub fn new() -> Self {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kesrs test CA");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        Self { cert, key }
+    }
+
+    pub fn der(&self) -> CertificateDer<'static> {
+        self.cert.der().clone()
     }
 }
 
@@ -131,12 +191,23 @@ impl Server {
     }
 
     pub fn start_with_admin(admin: ClientCert, extra: &str) -> Self {
+        Self::start_full(admin, |_| String::new(), extra)
+    }
+
+    /// Starts a server; `tls_extra` gets the temp dir and returns more `tls:` lines (two-space indented).
+    pub fn start_full(
+        admin: ClientCert,
+        tls_extra: impl FnOnce(&Path) -> String,
+        extra: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = server_cert();
         std::fs::write(dir.path().join("server.cert"), cert).unwrap();
         std::fs::write(dir.path().join("server.key"), key).unwrap();
         std::fs::create_dir(dir.path().join("keys")).unwrap();
-        let config = config_text(dir.path(), &admin.identity, extra);
+        let tls = tls_extra(dir.path());
+        let config = config_text(dir.path(), &admin.identity, extra)
+            .replace("\nkeystore:", &format!("\n{tls}keystore:"));
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
         let mut command = Command::new(BIN);
         command
@@ -381,7 +452,9 @@ pub async fn tls_connect(
             .key_provider
             .load_private_key(cert.key.clone_key())
             .unwrap();
-        Arc::new(CertifiedKey::new(vec![cert.cert.clone()], signer))
+        let mut chain = vec![cert.cert.clone()];
+        chain.extend(cert.chain.iter().cloned());
+        Arc::new(CertifiedKey::new(chain, signer))
     });
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone());
     let builder = if options.tls12_only {
