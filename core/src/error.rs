@@ -56,6 +56,17 @@ pub enum Error {
     InvalidCertificate(String),
     /// The configuration is invalid.
     Config(crate::config::ConfigError),
+    /// A KES server answered with an error that has no variant of its own. Carries status and message.
+    Server {
+        /// The HTTP status code.
+        status: u16,
+        /// The message, as the server sent it.
+        message: String,
+    },
+    /// No KES server could be reached, or the client could not be set up. Carries the cause.
+    Connect(String),
+    /// A KES server sent a response that does not follow the protocol.
+    Protocol(&'static str),
 }
 
 /// The key-store operation during which an [`Error::KeyStore`] happened; it decides the KES message.
@@ -96,6 +107,8 @@ impl Error {
             } => 504,
             Self::KeyStore { .. } | Self::CorruptKey(_) => 502,
             Self::Random | Self::Encrypt | Self::Config(_) => 500,
+            Self::Server { status, .. } => *status,
+            Self::Connect(_) | Self::Protocol(_) => 502,
         }
     }
 
@@ -141,7 +154,28 @@ impl Error {
             Self::InvalidApiKey(reason) => format!("kes: invalid API key: {reason}"),
             Self::InvalidCertificate(reason) => format!("invalid certificate: {reason}"),
             Self::Config(_) => "invalid configuration".into(),
+            Self::Server { message, .. } => message.clone(),
+            Self::Connect(cause) => format!("kes: connection failed: {cause}"),
+            Self::Protocol(reason) => format!("kes: invalid server response: {reason}"),
         }
+    }
+
+    /// The error a KES server meant by `status` and `message`: the variant whose status and message
+    /// match exactly (as the Go client's `errors.Is` compares them), or [`Error::Server`].
+    pub fn from_response(status: u16, message: String) -> Self {
+        let known = match (status, message.as_str()) {
+            (400, "key already exists" | "key does already exist") => Some(Self::KeyExists),
+            (404, "key does not exist") => Some(Self::KeyNotFound),
+            (404, "policy does not exist") => Some(Self::PolicyNotFound),
+            (404, "identity does not exist") => Some(Self::IdentityNotFound),
+            (403, "not authorized: insufficient permissions" | "prohibited by policy") => {
+                Some(Self::NotAllowed)
+            }
+            (400, "decryption failed: ciphertext is not authentic") => Some(Self::Decrypt),
+            (409, "key does not support HMAC") => Some(Self::HmacNotSupported),
+            _ => None,
+        };
+        known.unwrap_or(Self::Server { status, message })
     }
 }
 
