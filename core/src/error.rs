@@ -205,3 +205,136 @@ impl From<crate::config::ConfigError> for Error {
         Self::Config(err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreError;
+
+    /// MinIO compares status and message with `errors.Is`: every variant's wire form is pinned here.
+    #[test]
+    fn every_variant_has_its_kes_status_and_message() {
+        let unreachable = || StoreError::Unreachable("down".into());
+        let failed = || StoreError::Failed("broken".into());
+        let store = |op, source| Error::KeyStore { op, source };
+        let table: Vec<(Error, u16, &str)> = vec![
+            (
+                Error::InvalidKeyName("a<b".into()),
+                400,
+                "key name 'a<b' is empty, too long or contains invalid characters",
+            ),
+            (
+                Error::InvalidPattern("*-*".into()),
+                400,
+                "listing pattern '*-*' is empty, too long or is invalid",
+            ),
+            (
+                Error::InvalidPolicyName("p.q".into()),
+                400,
+                "policy name 'p.q' is empty, too long or contains invalid characters",
+            ),
+            (
+                Error::InvalidIdentity("".into()),
+                400,
+                "identity '' is empty, too long or contains invalid characters",
+            ),
+            (Error::KeyExists, 400, "key already exists"),
+            (Error::KeyNotFound, 404, "key does not exist"),
+            (Error::PolicyNotFound, 404, "policy does not exist"),
+            (Error::IdentityNotFound, 404, "identity does not exist"),
+            (
+                Error::NotAllowed,
+                403,
+                "not authorized: insufficient permissions",
+            ),
+            (
+                Error::Decrypt,
+                400,
+                "decryption failed: ciphertext is not authentic",
+            ),
+            (
+                Error::UnsupportedAlgorithm("DES".into()),
+                406,
+                "algorithm 'DES' is not supported",
+            ),
+            (
+                Error::InvalidKeySize("AES256".into()),
+                406,
+                "invalid key size for 'AES256'",
+            ),
+            (Error::HmacNotSupported, 409, "key does not support HMAC"),
+            (
+                store(StoreOp::Create, failed()),
+                502,
+                "failed to create key",
+            ),
+            (
+                store(StoreOp::Read, unreachable()),
+                502,
+                "failed to read key",
+            ),
+            (store(StoreOp::List, failed()), 502, "failed to list keys"),
+            (
+                store(StoreOp::Delete, failed()),
+                502,
+                "failed to delete key",
+            ),
+            (
+                store(StoreOp::Status, unreachable()),
+                504,
+                "key store is not reachable",
+            ),
+            (
+                store(StoreOp::Status, failed()),
+                502,
+                "key store is unavailable",
+            ),
+            (Error::CorruptKey("bad"), 502, "failed to read key"),
+            (Error::Random, 500, "failed to generate encryption key"),
+            (Error::Encrypt, 500, "failed to encrypt plaintext"),
+        ];
+        for (error, status, message) in table {
+            assert_eq!(
+                (error.status(), error.message().as_str()),
+                (status, message)
+            );
+            // What a server sends, a client maps back to the same variant.
+            let back = Error::from_response(status, message.to_owned());
+            assert_eq!(
+                (back.status(), back.message()),
+                (status, message.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn known_server_errors_become_their_variants() {
+        assert!(matches!(
+            Error::from_response(404, "key does not exist".into()),
+            Error::KeyNotFound
+        ));
+        assert!(matches!(
+            Error::from_response(400, "key does already exist".into()),
+            Error::KeyExists
+        ));
+        assert!(matches!(
+            Error::from_response(403, "prohibited by policy".into()),
+            Error::NotAllowed
+        ));
+        // Same message, other status: not the sentinel (errors.Is compares both).
+        assert!(matches!(
+            Error::from_response(500, "key does not exist".into()),
+            Error::Server { status: 500, .. }
+        ));
+    }
+
+    #[test]
+    fn internal_causes_stay_out_of_the_message() {
+        let error = Error::KeyStore {
+            op: StoreOp::Read,
+            source: StoreError::Failed("disk /dev/sda1 on fire".into()),
+        };
+        assert_eq!(error.message(), "failed to read key");
+        assert!(error.to_string().contains("on fire"));
+    }
+}
