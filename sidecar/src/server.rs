@@ -78,6 +78,16 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
         addr_override: options.addr_override,
     });
     tokio::spawn(reload::on_sighup(shared.clone()));
+    {
+        let state = shared.state.load();
+        let admin = &state.settings.admin;
+        // A value that is no SPKI hash can never match a client: KES shows it as disabled.
+        if admin.is_public_key_hash() {
+            info!("admin identity: {admin}");
+        } else {
+            info!("admin identity: <disabled>");
+        }
+    }
     info!("listening on https://{local}");
     serve(listener, shared, shutdown_tx).await;
     Ok(())
