@@ -161,10 +161,7 @@ impl Kms {
         let mut plaintext = Zeroizing::new([0u8; 32]);
         crate::crypto::random(plaintext.as_mut())?;
         let ciphertext = version.key.seal(plaintext.as_ref(), context)?;
-        Ok(DataKey {
-            plaintext,
-            ciphertext,
-        })
+        Ok(DataKey::new(plaintext, ciphertext))
     }
 
     /// Encrypts `plaintext` under `name`, bound to `context`.
