@@ -80,12 +80,12 @@ impl Kms {
     /// Opens the key store a config names.
     pub fn open(keystore: &KeyStoreConfig, cache: CacheConfig) -> Result<Self, Error> {
         let store: Arc<dyn KeyStore> = match keystore {
-            KeyStoreConfig::Fs { path } => Arc::new(FsStore::open(path).map_err(|source| {
-                Error::KeyStore {
+            KeyStoreConfig::Fs { path } => {
+                Arc::new(FsStore::open(path).map_err(|source| Error::KeyStore {
                     op: StoreOp::Status,
                     source,
-                }
-            })?),
+                })?)
+            }
             KeyStoreConfig::Memory => Arc::new(MemoryStore::new()),
             KeyStoreConfig::Azure(config) => Arc::new(
                 AzureStore::connect(&AzureOptions::from_config(config)).map_err(|source| {
