@@ -395,14 +395,16 @@ impl State {
             _ => return error(StatusCode::NOT_FOUND, "NotFound", None, "no such route"),
         };
         let token = authorization.and_then(|a| a.strip_prefix("Bearer "));
-        let valid = token.is_some_and(|t| {
+        // The status probe is unauthenticated; it is counted as a probe, not as a challenge.
+        let valid = op != Op::Probe
+            && token.is_some_and(|t| {
             self.lock()
                 .tokens
                 .get(t)
                 .is_some_and(|expiry| *expiry > Instant::now())
         });
         if !valid {
-            self.bump(Op::Challenge);
+            self.bump(if op == Op::Probe { Op::Probe } else { Op::Challenge });
             let challenge = format!(
                 "Bearer authorization=\"https://login.kv.test:{}/fake-tenant\", resource=\"{RESOURCE}\"",
                 self.port
@@ -419,9 +421,6 @@ impl State {
             return response;
         }
         self.bump(op);
-        if op == Op::Probe {
-            return error(StatusCode::FORBIDDEN, "Forbidden", None, "no operation");
-        }
         if query.get("api-version").map(String::as_str) != Some(API_VERSION) {
             return error(StatusCode::BAD_REQUEST, "BadParameter", None, "The specified version is not recognized.");
         }
