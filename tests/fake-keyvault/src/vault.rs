@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 use crate::{CLIENT_SECRET, IDENTITY_HEADER, VAULT_HOST};
 
 const API_VERSION: &str = "2025-07-01";
+/// GA versions the fake accepts: kesrs pins 2025-07-01; Go KES's SDK sends 7.5; Python's 7.6 or newer.
+const API_VERSIONS: [&str; 3] = ["7.5", "7.6", API_VERSION];
 const RESOURCE: &str = "https://kv.test";
-const SCOPE: &str = "https://kv.test/.default";
 const PAGE: usize = 25;
 
 /// A kind of request, for counting and for denying permissions.
@@ -323,7 +324,7 @@ impl State {
         let assertion_ok = field("client_assertion_type")
             == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
             && !field("client_assertion").is_empty();
-        if field("grant_type") != "client_credentials" || field("scope") != SCOPE {
+        if field("grant_type") != "client_credentials" || !field("scope").ends_with("/.default") {
             return reply(
                 StatusCode::BAD_REQUEST,
                 json!({"error": "invalid_scope", "error_description": "AADSTS70011: invalid scope",
@@ -421,7 +422,10 @@ impl State {
             return response;
         }
         self.bump(op);
-        if query.get("api-version").map(String::as_str) != Some(API_VERSION) {
+        if !query
+            .get("api-version")
+            .is_some_and(|v| API_VERSIONS.contains(&v.as_str()))
+        {
             return error(StatusCode::BAD_REQUEST, "BadParameter", None, "The specified version is not recognized.");
         }
         if !faults.delay.is_zero() {
