@@ -2,6 +2,15 @@
 //! `AZURE_AUTHORITY_HOST`. The environment is process-wide, so this binary runs a single test that
 //! sets and clears variables step by step.
 
+// The helpers below are not `#[test]` functions, so clippy.toml's test allowances do not reach them;
+// a panic in a test helper is a failed test, not a crashed server.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::time::Duration;
 
 use fake_keyvault::{FakeKeyVault, Op, CLIENT_SECRET, IDENTITY_HEADER};

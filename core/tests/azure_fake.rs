@@ -1,6 +1,15 @@
 //! The Azure Key Vault key store against the in-repo fake Key Vault: KES semantics, the name mapping,
 //! and what no emulator reproduces (async deletion, throttling, 403s, 5xx, slowness, outages, tokens).
 
+// The helpers below are not `#[test]` functions, so clippy.toml's test allowances do not reach them;
+// a panic in a test helper is a failed test, not a crashed server.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,7 +99,10 @@ async fn meets_the_key_store_contract() {
 async fn stores_exactly_the_value_and_the_exact_name_in_a_tag() {
     let (fake, store) = start().await;
     let value = "CiQKIKs6...base64 protobuf as KES stores it";
-    store.create(&name("My-Key"), value.as_bytes()).await.unwrap();
+    store
+        .create(&name("My-Key"), value.as_bytes())
+        .await
+        .unwrap();
     let (values, tags) = fake.secret("My-Key").unwrap();
     assert_eq!(values, [value]);
     assert_eq!(tags["kes-name"], "My-Key");
@@ -157,10 +169,17 @@ async fn names_with_underscores_are_mapped_without_collisions() {
         if *n == "_" {
             continue; // not a valid KES name
         }
-        store.create(&name(n), format!("v{i}").as_bytes()).await.unwrap();
+        store
+            .create(&name(n), format!("v{i}").as_bytes())
+            .await
+            .unwrap();
     }
     for (i, n) in names.iter().enumerate().filter(|(_, n)| **n != "_") {
-        assert_eq!(&*store.get(&name(n)).await.unwrap(), format!("v{i}").as_bytes(), "{n}");
+        assert_eq!(
+            &*store.get(&name(n)).await.unwrap(),
+            format!("v{i}").as_bytes(),
+            "{n}"
+        );
     }
     assert_eq!(fake.secret("kesrs--my-ukey").unwrap().0, ["v0"]);
     assert_eq!(fake.secret("my-ukey").unwrap().0, ["v2"]);
@@ -197,7 +216,11 @@ async fn create_waits_for_an_asynchronous_delete_and_purges_a_soft_deleted_name(
     let start = Instant::now();
     store.delete(&name("k")).await.unwrap();
     // The purge was retried while Azure answered 409 ObjectIsBeingDeleted.
-    assert!(start.elapsed() >= Duration::from_millis(500), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(fake.count(Op::Purge) >= 2);
     assert!(!fake.is_soft_deleted("k"));
 
@@ -232,13 +255,21 @@ async fn throttling_is_retried_honouring_retry_after() {
     fake.throttle(2, 1);
     let start = Instant::now();
     assert_eq!(&*store.get(&name("k")).await.unwrap(), b"v");
-    assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
 
     // A Retry-After beyond the deadline fails at once, as unreachable, instead of hanging.
     fake.throttle(1, 60);
     let start = Instant::now();
     let err = store.get(&name("k")).await.unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
     assert!(message(&err).contains("429"), "{}", message(&err));
 }
@@ -252,7 +283,11 @@ async fn server_errors_are_retried_then_reported_as_unreachable() {
     fake.fail(1000, 500);
     let start = Instant::now();
     let err = store.get(&name("k")).await.unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
     assert!(message(&err).contains("HTTP 500"), "{}", message(&err));
 }
@@ -299,7 +334,11 @@ async fn slow_and_hung_vaults_are_bounded_by_the_deadline() {
     fake.delay(Duration::from_secs(30));
     let start = Instant::now();
     let err = store.get(&name("k")).await.unwrap_err();
-    assert!(start.elapsed() < Duration::from_millis(3500), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
 }
 
@@ -325,7 +364,13 @@ async fn disabled_not_yet_valid_and_expired_secrets_are_refused() {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let cases = [
         ("disabled", Some(false), None, None, "is disabled"),
-        ("future", Some(true), Some(now + 3600), None, "is not valid yet"),
+        (
+            "future",
+            Some(true),
+            Some(now + 3600),
+            None,
+            "is not valid yet",
+        ),
         ("expired", Some(true), None, Some(now - 60), "has expired"),
     ];
     for (n, enabled, nbf, exp, problem) in cases {
@@ -378,7 +423,11 @@ async fn challenge_resource_verification_is_on_by_default() {
     options.endpoint = format!("https://localhost:{}", fake.addr().port());
     let store = AzureStore::connect(&options).unwrap();
     let err = store.get(&name("k")).await.unwrap_err();
-    assert!(message(&err).contains("doesn't match the requested domain"), "{}", message(&err));
+    assert!(
+        message(&err).contains("doesn't match the requested domain"),
+        "{}",
+        message(&err)
+    );
     assert_eq!(fake.count(Op::Token), 0);
 }
 
@@ -431,13 +480,22 @@ async fn cached_keys_serve_through_an_outage_and_service_resumes_by_itself() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Expired in the cache, Azure down: the cached key keeps serving, offline.
     assert_eq!(
-        &*kms.decrypt(&name("cached"), &ciphertext, b"").await.unwrap(),
+        &*kms
+            .decrypt(&name("cached"), &ciphertext, b"")
+            .await
+            .unwrap(),
         b"data"
     );
     let err = kms.status().await.unwrap_err();
-    assert_eq!((err.status(), err.message().as_str()), (504, "key store is not reachable"));
+    assert_eq!(
+        (err.status(), err.message().as_str()),
+        (504, "key store is not reachable")
+    );
     let err = kms.describe_key(&name("uncached")).await.unwrap_err();
-    assert_eq!((err.status(), err.message().as_str()), (502, "failed to read key"));
+    assert_eq!(
+        (err.status(), err.message().as_str()),
+        (502, "failed to read key")
+    );
 
     fake.outage(false);
     // The cache asks the store again at most every 10 s after an outage; then all is well again.
@@ -446,7 +504,10 @@ async fn cached_keys_serve_through_an_outage_and_service_resumes_by_itself() {
         if kms.status().await.is_ok() && kms.describe_key(&name("uncached")).await.is_ok() {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(15), "service did not resume");
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "service did not resume"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -3,6 +3,15 @@
 //! does, kesrs serves. Needs `tests/azure-python/requirements.txt` installed; `./scripts/test` does
 //! that and sets `KESRS_TEST_PYTHON`. Fails, never skips, when Python or the SDK is missing.
 
+// The helpers below are not `#[test]` functions, so clippy.toml's test allowances do not reach them;
+// a panic in a test helper is a failed test, not a crashed server.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -45,7 +54,8 @@ async fn setup() -> Setup {
 /// Runs crosscheck.py off the runtime (the fake keeps serving) and parses its JSON output.
 async fn python(setup: &Setup, command: &str, name: &str) -> Value {
     let interpreter = std::env::var("KESRS_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/azure-python/crosscheck.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/azure-python/crosscheck.py");
     let mut cmd = Command::new(&interpreter);
     cmd.arg(script)
         .args([command, name])
@@ -79,7 +89,10 @@ fn name(s: &str) -> KeyName {
 async fn python_reads_what_kesrs_stores_as_a_kes_value() {
     let setup = setup().await;
     let creator = Identity::of_spki(b"a test public key");
-    for (key, secret) in [("from-kesrs", "from-kesrs"), ("from_kesrs", "kesrs--from-ukesrs")] {
+    for (key, secret) in [
+        ("from-kesrs", "from-kesrs"),
+        ("from_kesrs", "kesrs--from-ukesrs"),
+    ] {
         setup
             .kms
             .create_key(&name(key), Some(&creator))
@@ -107,19 +120,35 @@ async fn kesrs_serves_what_python_stores_the_way_go_kes_does() {
     // Go KES stores under the raw name with no tags; kesrs must accept it as is.
     let (_, tags) = setup.fake.secret("from-go-kes").unwrap();
     assert!(tags.get("kes-name").is_none(), "{tags}");
-    let hmac = setup.kms.hmac(&name("from-go-kes"), HMAC_MESSAGE).await.unwrap();
+    let hmac = setup
+        .kms
+        .hmac(&name("from-go-kes"), HMAC_MESSAGE)
+        .await
+        .unwrap();
     assert_eq!(written["hmac"], hex::encode(hmac));
     let info = setup.kms.describe_key(&name("from-go-kes")).await.unwrap();
     assert_eq!(info.created_at.unix_timestamp(), 1_700_000_000);
     assert_eq!(info.created_by.as_deref(), Some("go-kes-identity"));
-    let ciphertext = setup.kms.encrypt(&name("from-go-kes"), b"data", b"ctx").await.unwrap();
-    let plaintext = setup.kms.decrypt(&name("from-go-kes"), &ciphertext, b"ctx").await.unwrap();
+    let ciphertext = setup
+        .kms
+        .encrypt(&name("from-go-kes"), b"data", b"ctx")
+        .await
+        .unwrap();
+    let plaintext = setup
+        .kms
+        .decrypt(&name("from-go-kes"), &ciphertext, b"ctx")
+        .await
+        .unwrap();
     assert_eq!(&*plaintext, b"data");
 
     python(&setup, "write-legacy", "legacy-key").await;
     let info = setup.kms.describe_key(&name("legacy-key")).await.unwrap();
     assert_eq!(info.created_by.as_deref(), Some("legacy-identity"));
     assert_eq!(info.algorithm, kesrs_core::KeyType::Aes256);
-    let err = setup.kms.hmac(&name("legacy-key"), HMAC_MESSAGE).await.unwrap_err();
+    let err = setup
+        .kms
+        .hmac(&name("legacy-key"), HMAC_MESSAGE)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), 409);
 }

@@ -182,7 +182,8 @@ impl FakeKeyVault {
         not_before: Option<i64>,
         expires: Option<i64>,
     ) {
-        self.state.set_attributes(name, enabled, not_before, expires);
+        self.state
+            .set_attributes(name, enabled, not_before, expires);
     }
 
     /// The values of a secret's versions, oldest first, and its tags.

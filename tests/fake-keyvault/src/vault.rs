@@ -246,7 +246,11 @@ impl State {
         let query: HashMap<String, String> = parts
             .uri
             .query()
-            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default();
         let body = body
             .collect()
@@ -279,7 +283,14 @@ impl State {
                     .get(http::header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok());
                 Ok(self
-                    .vault(&parts.method, &segments, &query, authorization, &body, &faults)
+                    .vault(
+                        &parts.method,
+                        &segments,
+                        &query,
+                        authorization,
+                        &body,
+                        &faults,
+                    )
                     .await)
             }
         }
@@ -308,17 +319,28 @@ impl State {
             "delete_lag" => faults.delete_lag = Duration::from_millis(number("ms").unwrap_or(0)),
             "clear" => *faults = Faults::default(),
             "counts" => {}
-            _ => return reply(StatusCode::NOT_FOUND, json!({"error": "unknown admin route"})),
+            _ => {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    json!({"error": "unknown admin route"}),
+                )
+            }
         }
         let counts: serde_json::Map<String, Value> = ALL_OPS
             .iter()
-            .map(|op| (op.name().to_owned(), json!(vault.counts.get(op).copied().unwrap_or(0))))
+            .map(|op| {
+                (
+                    op.name().to_owned(),
+                    json!(vault.counts.get(op).copied().unwrap_or(0)),
+                )
+            })
             .collect();
         reply(StatusCode::OK, Value::Object(counts))
     }
 
     fn token(&self, body: &[u8]) -> Reply {
-        let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+        let form: HashMap<String, String> =
+            url::form_urlencoded::parse(body).into_owned().collect();
         let field = |key: &str| form.get(key).map(String::as_str).unwrap_or("");
         let secret_ok = field("client_secret") == CLIENT_SECRET;
         let assertion_ok = field("client_assertion_type")
@@ -348,7 +370,8 @@ impl State {
     }
 
     fn managed_identity(&self, header: Option<&str>, query: &HashMap<String, String>) -> Reply {
-        if header != Some(IDENTITY_HEADER) || query.get("resource").map(String::as_str) != Some(RESOURCE)
+        if header != Some(IDENTITY_HEADER)
+            || query.get("resource").map(String::as_str) != Some(RESOURCE)
         {
             return reply(
                 StatusCode::BAD_REQUEST,
@@ -370,7 +393,9 @@ impl State {
         vault.next_token += 1;
         let token = format!("fake-token-{}", vault.next_token);
         let lifetime = vault.faults.token_lifetime;
-        vault.tokens.insert(token.clone(), Instant::now() + lifetime);
+        vault
+            .tokens
+            .insert(token.clone(), Instant::now() + lifetime);
         *vault.counts.entry(op).or_default() += 1;
         (token, lifetime)
     }
@@ -399,13 +424,17 @@ impl State {
         // The status probe is unauthenticated; it is counted as a probe, not as a challenge.
         let valid = op != Op::Probe
             && token.is_some_and(|t| {
-            self.lock()
-                .tokens
-                .get(t)
-                .is_some_and(|expiry| *expiry > Instant::now())
-        });
+                self.lock()
+                    .tokens
+                    .get(t)
+                    .is_some_and(|expiry| *expiry > Instant::now())
+            });
         if !valid {
-            self.bump(if op == Op::Probe { Op::Probe } else { Op::Challenge });
+            self.bump(if op == Op::Probe {
+                Op::Probe
+            } else {
+                Op::Challenge
+            });
             let challenge = format!(
                 "Bearer authorization=\"https://login.kv.test:{}/fake-tenant\", resource=\"{RESOURCE}\"",
                 self.port
@@ -417,7 +446,9 @@ impl State {
                 "AKV10000: Request is missing a Bearer or PoP token.",
             );
             if let Ok(value) = http::HeaderValue::from_str(&challenge) {
-                response.headers_mut().insert(http::header::WWW_AUTHENTICATE, value);
+                response
+                    .headers_mut()
+                    .insert(http::header::WWW_AUTHENTICATE, value);
             }
             return response;
         }
@@ -426,7 +457,12 @@ impl State {
             .get("api-version")
             .is_some_and(|v| API_VERSIONS.contains(&v.as_str()))
         {
-            return error(StatusCode::BAD_REQUEST, "BadParameter", None, "The specified version is not recognized.");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                None,
+                "The specified version is not recognized.",
+            );
         }
         if !faults.delay.is_zero() {
             tokio::time::sleep(faults.delay).await;
@@ -448,7 +484,11 @@ impl State {
         match op {
             Op::List => vault.list(self.port, page("maxresults"), page("$skiptoken")),
             Op::Versions => vault.versions(self.port, name, page("maxresults"), page("$skiptoken")),
-            Op::Get => vault.get(self.port, name, segments.get(2).copied().filter(|v| !v.is_empty())),
+            Op::Get => vault.get(
+                self.port,
+                name,
+                segments.get(2).copied().filter(|v| !v.is_empty()),
+            ),
             Op::Set => vault.set(self.port, name, body),
             Op::Delete => vault.delete(self.port, name),
             Op::GetDeleted => vault.get_deleted(self.port, name),
@@ -480,9 +520,14 @@ impl State {
         }
         if faults.fail > 0 {
             faults.fail -= 1;
-            let status = StatusCode::from_u16(faults.fail_status)
-                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return Some(error(status, "ServiceUnavailable", None, "injected failure"));
+            let status =
+                StatusCode::from_u16(faults.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return Some(error(
+                status,
+                "ServiceUnavailable",
+                None,
+                "injected failure",
+            ));
         }
         if faults.deny.contains(&op.permission()) {
             return Some(error(
@@ -555,7 +600,10 @@ impl Vault {
                 "Operation get is not allowed on a disabled secret.",
             );
         }
-        reply(StatusCode::OK, properties(port, &secret.name, found, true, true))
+        reply(
+            StatusCode::OK,
+            properties(port, &secret.name, found, true, true),
+        )
     }
 
     fn set(&mut self, port: u16, name: &str, body: &[u8]) -> Reply {
@@ -573,10 +621,20 @@ impl Vault {
             };
         }
         let Ok(body) = serde_json::from_slice::<Value>(body) else {
-            return error(StatusCode::BAD_REQUEST, "BadParameter", None, "invalid JSON body");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                None,
+                "invalid JSON body",
+            );
         };
         let Some(value) = body.get("value").and_then(Value::as_str) else {
-            return error(StatusCode::BAD_REQUEST, "BadParameter", None, "missing value");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                None,
+                "missing value",
+            );
         };
         let attributes = body.get("attributes");
         let attribute = |key: &str| attributes.and_then(|a| a.get(key));
@@ -592,7 +650,10 @@ impl Vault {
             versions: Vec::new(),
         });
         secret.versions.push(version.clone());
-        reply(StatusCode::OK, properties(port, &secret.name, &version, true, true))
+        reply(
+            StatusCode::OK,
+            properties(port, &secret.name, &version, true, true),
+        )
     }
 
     fn delete(&mut self, port: u16, name: &str) -> Reply {
@@ -698,7 +759,13 @@ fn deleted_bundle(port: u16, secret: &Secret, deleted: i64) -> Value {
     })
 }
 
-fn paged(port: u16, path: &str, items: Vec<Value>, max: Option<usize>, skip: Option<usize>) -> Reply {
+fn paged(
+    port: u16,
+    path: &str,
+    items: Vec<Value>,
+    max: Option<usize>,
+    skip: Option<usize>,
+) -> Reply {
     let max = max.unwrap_or(PAGE).clamp(1, PAGE);
     let skip = skip.unwrap_or(0);
     let page: Vec<Value> = items.iter().skip(skip).take(max).cloned().collect();
@@ -735,7 +802,9 @@ fn being_deleted(name: &str) -> Reply {
 
 fn error(status: StatusCode, code: &str, inner: Option<&str>, message: &str) -> Reply {
     let mut body = json!({"error": {"code": code, "message": message}});
-    if let (Some(inner), Some(error)) = (inner, body.get_mut("error").and_then(Value::as_object_mut)) {
+    if let (Some(inner), Some(error)) =
+        (inner, body.get_mut("error").and_then(Value::as_object_mut))
+    {
         error.insert("innererror".into(), json!({"code": inner}));
     }
     reply(status, body)

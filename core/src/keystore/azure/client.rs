@@ -97,10 +97,12 @@ fn http_client(options: &AzureOptions) -> Result<reqwest::Client, StoreError> {
 }
 
 fn client_options(http: &reqwest::Client, options: &AzureOptions) -> ClientOptions {
-    let mut client_options = ClientOptions::default();
-    client_options.transport = Some(Transport::new(Arc::new(http.clone())));
-    // Retries happen in `retry`, within the operation's deadline.
-    client_options.retry = RetryOptions::none();
+    let mut client_options = ClientOptions {
+        transport: Some(Transport::new(Arc::new(http.clone()))),
+        // Retries happen in `retry`, within the operation's deadline.
+        retry: RetryOptions::none(),
+        ..Default::default()
+    };
     if let Some(authority_host) = &options.authority_host {
         let mut cloud = CustomConfiguration::default();
         cloud.authority_host.clone_from(authority_host);
@@ -158,11 +160,16 @@ fn credential(
                     Some(ClientSecretCredentialOptions { client_options }),
                 )
                 .map_err(|err| credential_error("environment client secret", err))?;
-                return Ok((credential, "client secret from AZURE_* environment variables"));
+                return Ok((
+                    credential,
+                    "client secret from AZURE_* environment variables",
+                ));
             }
             if var("AZURE_FEDERATED_TOKEN_FILE").is_some() {
-                let mut options = WorkloadIdentityCredentialOptions::default();
-                options.credential_options = ClientAssertionCredentialOptions { client_options };
+                let options = WorkloadIdentityCredentialOptions {
+                    credential_options: ClientAssertionCredentialOptions { client_options },
+                    ..Default::default()
+                };
                 let credential = WorkloadIdentityCredential::new(Some(options))
                     .map_err(|err| credential_error("workload identity", err))?;
                 return Ok((credential, "workload identity"));
@@ -180,9 +187,10 @@ fn managed_identity(
     client_id: Option<String>,
     client_options: ClientOptions,
 ) -> azure_core::Result<Arc<ManagedIdentityCredential>> {
-    let mut options = ManagedIdentityCredentialOptions::default();
-    options.user_assigned_id = client_id.map(UserAssignedId::ClientId);
-    options.client_options = client_options;
+    let options = ManagedIdentityCredentialOptions {
+        user_assigned_id: client_id.map(UserAssignedId::ClientId),
+        client_options,
+    };
     ManagedIdentityCredential::new(Some(options))
 }
 

@@ -261,7 +261,9 @@ impl AzureStore {
             return Err(StoreError::NotFound);
         };
         let version = oldest.id.as_deref().and_then(version_of).ok_or_else(|| {
-            StoreError::Failed(format!("Azure Key Vault listed a version of '{secret}' without ID").into())
+            StoreError::Failed(
+                format!("Azure Key Vault listed a version of '{secret}' without ID").into(),
+            )
         })?;
         check_usable(oldest.attributes.as_ref(), secret)?;
         let get = || {
@@ -285,7 +287,9 @@ impl AzureStore {
         }
         check_usable(stored.attributes.as_ref(), secret)?;
         let value = stored.value.ok_or_else(|| {
-            StoreError::Failed(format!("Azure Key Vault returned secret '{secret}' without a value").into())
+            StoreError::Failed(
+                format!("Azure Key Vault returned secret '{secret}' without a value").into(),
+            )
         })?;
         Ok(Zeroizing::new(value.into_bytes()))
     }
@@ -327,7 +331,10 @@ impl AzureStore {
             let mut pager = self.clients.secrets.list_secret_properties(None)?;
             let mut names = Vec::new();
             while let Some(secret) = pager.try_next().await? {
-                let tag = secret.tags.as_ref().and_then(|tags| tags.get(names::NAME_TAG));
+                let tag = secret
+                    .tags
+                    .as_ref()
+                    .and_then(|tags| tags.get(names::NAME_TAG));
                 let name = secret
                     .id
                     .as_deref()
@@ -379,9 +386,15 @@ impl KeyStore for AzureStore {
         let start = Instant::now();
         let probe = self.clients.http.get(self.clients.endpoint.clone()).send();
         match tokio::time::timeout(self.timeout, probe).await {
-            Ok(Ok(response)) if response.status().is_server_error() => Err(StoreError::Unreachable(
-                format!("Azure Key Vault answered HTTP {}", response.status().as_u16()).into(),
-            )),
+            Ok(Ok(response)) if response.status().is_server_error() => {
+                Err(StoreError::Unreachable(
+                    format!(
+                        "Azure Key Vault answered HTTP {}",
+                        response.status().as_u16()
+                    )
+                    .into(),
+                ))
+            }
             Ok(Ok(_)) => Ok(start.elapsed()),
             Ok(Err(err)) => Err(StoreError::Unreachable(
                 format!("Azure Key Vault is not reachable: {}", error_chain(&err)).into(),
@@ -483,7 +496,10 @@ mod tests {
         let id = "https://v.vault.azure.net/secrets/My-Key/0123abcd";
         assert_eq!(secret_name_of(id), Some("My-Key"));
         assert_eq!(version_of(id), Some("0123abcd"));
-        assert_eq!(secret_name_of("https://v.vault.azure.net/secrets/k"), Some("k"));
+        assert_eq!(
+            secret_name_of("https://v.vault.azure.net/secrets/k"),
+            Some("k")
+        );
         assert_eq!(version_of("https://v.vault.azure.net/secrets/k"), None);
         assert_eq!(secret_name_of("https://v.vault.azure.net/keys/k/1"), None);
         assert_eq!(secret_name_of("not a url"), None);

@@ -51,7 +51,10 @@ pub(super) fn secret_name(name: &KeyName) -> String {
     if escaped.len() <= MAX_SECRET_NAME {
         return escaped;
     }
-    format!("{HASHED_PREFIX}{}", hex::encode(Sha256::digest(name.as_bytes())))
+    format!(
+        "{HASHED_PREFIX}{}",
+        hex::encode(Sha256::digest(name.as_bytes()))
+    )
 }
 
 /// The KES name of a secret, from its secret name and its [`NAME_TAG`], if the secret holds a KES key.
@@ -118,7 +121,13 @@ mod tests {
 
     #[test]
     fn names_go_kes_can_store_stay_raw() {
-        for name in ["my-key", "MinIO-Default-Key", "a", "key--with--dashes", "0-Z"] {
+        for name in [
+            "my-key",
+            "MinIO-Default-Key",
+            "a",
+            "key--with--dashes",
+            "0-Z",
+        ] {
             assert_eq!(map(name), name);
             assert_eq!(key_name(name, None).as_deref(), Some(name));
         }
@@ -147,7 +156,10 @@ mod tests {
         assert!(secret.starts_with("kesrs---h"), "{secret}");
         assert_eq!(secret.len(), 9 + 64);
         assert_eq!(key_name(&secret, None), None);
-        assert_eq!(key_name(&secret, Some(&name)).as_deref(), Some(name.as_str()));
+        assert_eq!(
+            key_name(&secret, Some(&name)).as_deref(),
+            Some(name.as_str())
+        );
         // The longest name that still escapes: 7 + 80 + 40 = 127.
         let name = "a_".repeat(40);
         assert_eq!(map(&name).len(), 127);
@@ -156,7 +168,10 @@ mod tests {
     #[test]
     fn tags_that_do_not_match_the_secret_name_are_ignored() {
         assert_eq!(key_name("my-key", Some("other")).as_deref(), Some("my-key"));
-        assert_eq!(key_name("my-key", Some("MY-KEY")).as_deref(), Some("MY-KEY"));
+        assert_eq!(
+            key_name("my-key", Some("MY-KEY")).as_deref(),
+            Some("MY-KEY")
+        );
         assert_eq!(key_name("kesrs--a-ub", Some("a_c")).as_deref(), Some("a_b"));
         assert_eq!(key_name("kesrs--a-xb", None), None);
         assert_eq!(key_name("kesrs--a-", None), None);
@@ -199,12 +214,18 @@ mod tests {
             assert!(is_key_vault_name(name, &secret), "{name} -> {secret}");
             let folded = secret.to_ascii_lowercase();
             if let Some(other) = seen.insert(folded, name.clone()) {
-                assert!(other.eq_ignore_ascii_case(name), "{other} and {name} both map to {secret}");
+                assert!(
+                    other.eq_ignore_ascii_case(name),
+                    "{other} and {name} both map to {secret}"
+                );
             }
             let hashed = secret.starts_with(HASHED_PREFIX);
             let expected = (!hashed).then(|| name.clone());
             assert_eq!(key_name(&secret, None), expected, "{name} -> {secret}");
-            assert_eq!(key_name(&secret, Some(name)).as_deref(), Some(name.as_str()));
+            assert_eq!(
+                key_name(&secret, Some(name)).as_deref(),
+                Some(name.as_str())
+            );
             checked += 1;
         }
         assert!(checked > 10_000, "{checked}");

@@ -34,7 +34,10 @@ pub(super) enum Failure {
     /// 409, with Key Vault's inner error code (`ObjectIsBeingDeleted`, `ObjectIsDeletedButRecoverable`, …).
     Conflict(Option<String>),
     /// 403: the identity lacks a permission, or a policy (purge protection, firewall) forbids the call.
-    Forbidden { permission: Permission, detail: String },
+    Forbidden {
+        permission: Permission,
+        detail: String,
+    },
     /// Entra ID (or the managed identity endpoint) refused to issue a token, or Key Vault refused it.
     Unauthenticated(String),
     /// 429: throttled.
@@ -188,9 +191,10 @@ impl Failure {
             | Self::Unavailable { .. }
             | Self::Transport(_)
             | Self::Deadline => StoreError::Unreachable(self.to_string().into()),
-            Self::Conflict(_) | Self::Forbidden { .. } | Self::Unauthenticated(_) | Self::Rejected(_) => {
-                StoreError::Failed(self.to_string().into())
-            }
+            Self::Conflict(_)
+            | Self::Forbidden { .. }
+            | Self::Unauthenticated(_)
+            | Self::Rejected(_) => StoreError::Failed(self.to_string().into()),
         }
     }
 }
@@ -308,7 +312,10 @@ mod tests {
             Failure::Deadline,
         ];
         for failure in unreachable {
-            assert!(matches!(failure.into_store_error(), StoreError::Unreachable(_)));
+            assert!(matches!(
+                failure.into_store_error(),
+                StoreError::Unreachable(_)
+            ));
         }
         let failed = [
             Failure::Conflict(None),
@@ -327,7 +334,10 @@ mod tests {
             detail: "ForbiddenByPolicy: no".into(),
         };
         let message = failure.to_string();
-        assert!(message.contains("denied the 'purge' secret permission"), "{message}");
+        assert!(
+            message.contains("denied the 'purge' secret permission"),
+            "{message}"
+        );
         assert!(message.contains("Key Vault Secrets Officer"), "{message}");
     }
 }
