@@ -234,6 +234,13 @@ impl fmt::Debug for Kms {
 }
 
 impl DataKey {
+    pub(crate) fn new(plaintext: Zeroizing<[u8; 32]>, ciphertext: Vec<u8>) -> Self {
+        Self {
+            plaintext,
+            ciphertext,
+        }
+    }
+
     /// The plaintext data key. Declassifies it: use it to encrypt data, then drop it.
     pub fn plaintext(&self) -> &[u8; 32] {
         &self.plaintext

@@ -13,9 +13,12 @@
 //! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values.
 //! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
 //! - [`Error`]: the one error type, carrying the exact KES status and message.
+//! - `Client` (feature `client`): the same key operations against a remote KES server.
 
 mod apikey;
 mod cache;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod config;
 mod crypto;
 mod error;
@@ -27,6 +30,8 @@ mod name;
 mod policy;
 
 pub use apikey::{ApiKey, CertificateOptions, SelfSignedCertificate};
+#[cfg(feature = "client")]
+pub use client::Client;
 pub use config::Config;
 pub use crypto::KeyType;
 pub use error::{Error, StoreOp};

@@ -1,6 +1,9 @@
 //! Runs the fuzz entry points over the KES vectors and deterministic mutations of them, so that the
 //! properties the fuzzers check are exercised by every test run (the fuzzers themselves need nightly).
 
+// Test helpers: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use kesrs_core::internal::fuzzing;
 
 fn vectors() -> serde_json::Value {
