@@ -214,8 +214,10 @@ pub struct LogConfig {
 }
 
 /// The key store (`keystore`).
+///
+/// Comparable, so that a reload can keep the open key store (and its cache) when it did not change.
 #[non_exhaustive]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyStoreConfig {
     /// `keystore.fs.path`: one file per key.
     Fs {
@@ -230,7 +232,7 @@ pub enum KeyStoreConfig {
 
 /// `keystore.azure.keyvault`.
 #[non_exhaustive]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AzureConfig {
     /// The vault URL, for example `https://my-vault.vault.azure.net`.
     pub endpoint: String,
@@ -240,7 +242,7 @@ pub struct AzureConfig {
 
 /// How kesrs authenticates to Azure.
 #[non_exhaustive]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AzureCredentials {
     /// An Entra ID application with a client secret.
     ClientSecret {
@@ -276,6 +278,17 @@ impl Secret {
         &self.0
     }
 }
+
+/// Compared in constant time: a reload compares the old and new client secret.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        a.len() == b.len() && bool::from(a.ct_eq(b))
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
