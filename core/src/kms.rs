@@ -197,6 +197,12 @@ impl Kms {
         Ok(StoreStatus { latency })
     }
 
+    /// Tries every key-store operation on the temporary key `name` and removes it again
+    /// ([`KeyStore::probe`]). Bypasses the cache. For `kesrs check`, never for client requests.
+    pub async fn probe_key_store(&self, name: &KeyName) -> Vec<crate::keystore::ProbeStep> {
+        self.inner.store.probe(name).await
+    }
+
     async fn key(&self, name: &KeyName) -> Result<Arc<KeyVersion>, Error> {
         self.inner.cache.get(name, self.inner.store.as_ref()).await
     }

@@ -38,6 +38,73 @@ pub trait KeyStore: Send + Sync + fmt::Debug + 'static {
 
     /// Whether the store is reachable, and how long it took to find out.
     async fn status(&self) -> Result<Duration, StoreError>;
+
+    /// Tries every operation kesrs needs on a temporary key `name` that must not exist, and removes
+    /// it again: for `kesrs check`, to find missing permissions before a client request does.
+    ///
+    /// The steps are named in the store's own terms. The default creates, reads back, lists and
+    /// deletes `name`; a step after a failed create is reported as not tried.
+    async fn probe(&self, name: &KeyName) -> Vec<ProbeStep> {
+        const VALUE: &[u8] = b"kesrs check: temporary probe value, safe to delete";
+        let mut steps = Vec::with_capacity(4);
+        let created = self.create(name, VALUE).await;
+        let ok = created.is_ok();
+        steps.push(ProbeStep::done("create", created));
+        if !ok {
+            steps.extend(["get", "list", "delete"].map(ProbeStep::not_tried));
+            return steps;
+        }
+        let read = self.get(name).await.and_then(|value| {
+            if value.as_slice() == VALUE {
+                Ok(())
+            } else {
+                Err(StoreError::Failed(
+                    "the probe key read back with a different value".into(),
+                ))
+            }
+        });
+        steps.push(ProbeStep::done("get", read));
+        let listed = self.list(name.as_str()).await.and_then(|names| {
+            if names.iter().any(|n| n == name.as_str()) {
+                Ok(())
+            } else {
+                Err(StoreError::Failed(
+                    "the probe key was created but is missing from the listing".into(),
+                ))
+            }
+        });
+        steps.push(ProbeStep::done("list", listed));
+        steps.push(ProbeStep::done("delete", self.delete(name).await));
+        steps
+    }
+}
+
+/// One operation of [`KeyStore::probe`] and its outcome.
+#[non_exhaustive]
+#[derive(Debug)]
+pub struct ProbeStep {
+    /// The operation or permission, such as `get` or `purge`.
+    pub permission: &'static str,
+    /// `None` if the step was not tried because an earlier one failed.
+    pub result: Option<Result<(), StoreError>>,
+}
+
+impl ProbeStep {
+    /// A step that ran.
+    pub fn done(permission: &'static str, result: Result<(), StoreError>) -> Self {
+        Self {
+            permission,
+            result: Some(result),
+        }
+    }
+
+    /// A step left out because an earlier one failed.
+    pub fn not_tried(permission: &'static str) -> Self {
+        Self {
+            permission,
+            result: None,
+        }
+    }
 }
 
 /// What a key store reports when an operation fails.
@@ -111,6 +178,14 @@ mod tests {
         ));
         assert_eq!(store.list("").await.unwrap(), ["b-key", "other"]);
         store.status().await.unwrap();
+        let steps = store.probe(&name("probe-key")).await;
+        let names: Vec<_> = steps.iter().map(|s| s.permission).collect();
+        assert_eq!(names, ["create", "get", "list", "delete"]);
+        assert!(
+            steps.iter().all(|s| matches!(s.result, Some(Ok(())))),
+            "{steps:?}"
+        );
+        assert_eq!(store.list("").await.unwrap(), ["b-key", "other"]);
     }
 
     #[tokio::test]

@@ -34,6 +34,7 @@ use retry::{retry, Backoff, Failure, Permission};
 
 mod client;
 mod names;
+mod probe;
 mod retry;
 
 /// More versions than this of one secret is not a KES key (KES itself stops at 25).
@@ -378,6 +379,10 @@ impl KeyStore for AzureStore {
         self.list_names(prefix, self.deadline())
             .await
             .map_err(Failure::into_store_error)
+    }
+
+    async fn probe(&self, name: &KeyName) -> Vec<super::ProbeStep> {
+        self.probe_permissions(name).await
     }
 
     async fn status(&self) -> Result<Duration, StoreError> {
