@@ -17,6 +17,7 @@ use tracing::Level;
 use kesrs_core::{ApiKey, CertificateOptions, Config, Identity};
 
 use crate::bench::{self, BenchArgs};
+use crate::check;
 use crate::client_cli::{self, ClientArgs, KeyCommand, PolicyCommand};
 use crate::dev;
 use crate::logs::{ErrorLevel, ErrorStreamLayer, LEVEL_INFO};
@@ -35,6 +36,8 @@ pub(crate) struct Cli {
 enum Command {
     /// Start a KES server.
     Server(ServerArgs),
+    /// Check a config before serving: files, certificate, policies, key store permissions, keys.
+    Check(CheckArgs),
     /// Create API keys and certificates, compute identities, or ask a server about identities.
     #[command(subcommand)]
     Identity(IdentityCommand),
@@ -94,6 +97,30 @@ struct ServerArgs {
     /// DANGER: start an in-memory server with a fresh admin API key, for testing only.
     #[arg(long, conflicts_with = "config")]
     dev: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The config file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// A host name or IP clients dial (the hosts of MINIO_KMS_KES_ENDPOINT); the certificate must
+    /// name it. May be repeated.
+    #[arg(long, value_name = "HOST")]
+    dial: Vec<String>,
+    /// A key MinIO uses (MINIO_KMS_KES_KEY_NAME, SSE-KMS key IDs), checked in the policies and the
+    /// key store besides the config's `keys:`. May be repeated.
+    #[arg(long, value_name = "NAME", value_parser = parse_key_name)]
+    key: Vec<kesrs_core::KeyName>,
+    /// A policy MinIO's identity uses; only these are checked against MinIO's routes (default: all).
+    #[arg(long, value_name = "NAME")]
+    minio_policy: Vec<String>,
+    /// How much validity the server certificate must have left, as a Go duration.
+    #[arg(long, value_name = "DURATION", default_value = "168h", value_parser = parse_go_duration)]
+    min_validity: Duration,
+    /// Do not contact the key store (no reachability, permission or key checks).
+    #[arg(long)]
+    no_key_store: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +186,7 @@ impl Cli {
     pub(crate) fn run(self, local_offset: UtcOffset) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Server(args) => run_server(args, local_offset),
+            Command::Check(args) => run_check(args),
             Command::Identity(command) => match command {
                 IdentityCommand::New(args) => new_identity(args),
                 IdentityCommand::Of { value } => identity_of(&value),
@@ -218,6 +246,49 @@ fn run_server(args: ServerArgs, local_offset: UtcOffset) -> anyhow::Result<ExitC
     };
     runtime.block_on(server::run(settings, options))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let options = check::Options {
+        dial: args.dial,
+        keys: args.key,
+        minio_policies: args.minio_policy,
+        min_validity: args.min_validity,
+        key_store: !args.no_key_store,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let findings = runtime.block_on(check::run(&args.config, &options));
+    let mut stdout = std::io::stdout().lock();
+    for finding in &findings {
+        writeln!(stdout, "{finding}")?;
+    }
+    let failed = findings
+        .iter()
+        .filter(|f| f.status == check::Status::Fail)
+        .count();
+    let ok = check::all_pass(&findings);
+    if ok {
+        writeln!(stdout, "\nall {} checks passed", findings.len())?;
+    } else {
+        writeln!(
+            stdout,
+            "\n{failed} of {} checks failed: fix them before starting kesrs",
+            findings.len()
+        )?;
+    }
+    stdout.flush()?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn parse_key_name(s: &str) -> Result<kesrs_core::KeyName, String> {
+    kesrs_core::KeyName::new(s).map_err(|e| format!("invalid key name '{s}': {e}"))
 }
 
 /// Terminal logs on stderr (text on a TTY, JSON lines otherwise) and the `/v1/log/error` stream, both

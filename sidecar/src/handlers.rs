@@ -100,7 +100,7 @@ pub(crate) async fn handle(route: RouteId, req: Request) -> Result<Response, Api
         RouteId::Version => Ok(version()),
         RouteId::Ready => ready(req.ctx()).await,
         RouteId::Status => Ok(status(req.ctx()).await),
-        RouteId::Metrics => Ok(metrics(&req.ctx())),
+        RouteId::Metrics => Ok(metrics(&req.ctx()).await),
         RouteId::Api => Ok(api(&req.ctx())),
         RouteId::KeyCreate => create_key(req).await,
         RouteId::KeyImport => import_key(req).await,
@@ -167,8 +167,14 @@ async fn status(ctx: Ctx) -> Response {
     response::json(json.finish_line())
 }
 
-fn metrics(ctx: &Ctx) -> Response {
+async fn metrics(ctx: &Ctx) -> Response {
     let shared = &ctx.shared;
+    // Bounded, so that a hung key store cannot stall the scrape; the route's own deadline is longer.
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(5), ctx.state.kms.status());
+    let keystore_latency = match probe.await {
+        Ok(Ok(status)) => Some(status.latency),
+        _ => None,
+    };
     let process = Process {
         started: shared.started,
         start_unix: shared.started_at.unix_timestamp_nanos() as f64 / 1e9,
@@ -180,6 +186,11 @@ fn metrics(ctx: &Ctx) -> Response {
             .logs
             .error_events
             .load(std::sync::atomic::Ordering::Relaxed),
+        cert_not_after: ctx
+            .state
+            .cert_not_after
+            .map(|t| t.unix_timestamp_nanos() as f64 / 1e9),
+        keystore_latency,
     };
     let text = shared.metrics.render(&process);
     response::with_body(StatusCode::OK, metrics::CONTENT_TYPE, Bytes::from(text))

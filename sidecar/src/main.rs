@@ -7,6 +7,7 @@
 mod api_error;
 mod bench;
 mod body;
+mod check;
 mod cli;
 mod client_cli;
 mod dev;

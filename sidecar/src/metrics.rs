@@ -26,6 +26,41 @@ pub(crate) struct Metrics {
     count: AtomicU64,
     /// The sum of observed seconds, in nanoseconds, to stay an integer atomic.
     sum_nanos: AtomicU64,
+    /// Config loads: start-up and every reload.
+    pub(crate) reload: ReloadMetrics,
+}
+
+/// The outcome of config loads, for `kesrs_reload_*`.
+#[derive(Debug, Default)]
+pub(crate) struct ReloadMetrics {
+    /// Successful loads, the start-up load included.
+    generation: AtomicU64,
+    failures: AtomicU64,
+    /// Unix times in seconds, as `f64` bits; zero for never.
+    last_success: AtomicU64,
+    last_failure: AtomicU64,
+}
+
+impl ReloadMetrics {
+    /// Records a successful load and returns its generation.
+    pub(crate) fn succeeded(&self) -> u64 {
+        self.last_success
+            .store(unix_now().to_bits(), Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records a failed reload.
+    pub(crate) fn failed(&self) {
+        self.last_failure
+            .store(unix_now().to_bits(), Ordering::Relaxed);
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Process facts the exposition reports besides the request metrics.
@@ -35,6 +70,10 @@ pub(crate) struct Process {
     pub(crate) start_unix: f64,
     pub(crate) audit_events: u64,
     pub(crate) error_events: u64,
+    /// The served certificate's expiry, unix seconds.
+    pub(crate) cert_not_after: Option<f64>,
+    /// The key store's probe latency, or `None` if it is unreachable.
+    pub(crate) keystore_latency: Option<Duration>,
 }
 
 /// Tracks one metered request: the active gauge goes down when it is dropped.
@@ -52,6 +91,7 @@ impl Metrics {
             buckets: Default::default(),
             count: AtomicU64::new(0),
             sum_nanos: AtomicU64::new(0),
+            reload: ReloadMetrics::default(),
         }
     }
 
@@ -163,6 +203,7 @@ impl Metrics {
             // KES truncates to 10 ms.
             (up.as_millis() / 10) as f64 / 100.0,
         );
+        self.render_kesrs(&mut out, process);
         gauge(
             &mut out,
             "process_open_fds",
@@ -182,6 +223,61 @@ impl Metrics {
             process.start_unix,
         );
         out
+    }
+
+    /// kesrs's own families: key store health, reloads and the certificate's expiry.
+    fn render_kesrs(&self, out: &mut String, process: &Process) {
+        if let Some(latency) = process.keystore_latency {
+            gauge(
+                out,
+                "kesrs_keystore_latency_seconds",
+                "How long the last key store probe took.",
+                latency.as_secs_f64(),
+            );
+        }
+        gauge(
+            out,
+            "kesrs_keystore_up",
+            "Whether the key store answered its probe (1) or is unreachable (0).",
+            if process.keystore_latency.is_some() {
+                1.0
+            } else {
+                0.0
+            },
+        );
+        let reload = &self.reload;
+        counter(
+            out,
+            "kesrs_reload_failures_total",
+            "Number of reloads (SIGHUP or changed files) that failed and kept the previous state.",
+            reload.failures.load(Ordering::Relaxed),
+        );
+        gauge(
+            out,
+            "kesrs_reload_generation",
+            "Number of successful config loads, the one at start-up included.",
+            reload.generation.load(Ordering::Relaxed) as f64,
+        );
+        gauge(
+            out,
+            "kesrs_reload_last_failure_timestamp_seconds",
+            "Unix time of the last failed reload; 0 if none failed.",
+            f64::from_bits(reload.last_failure.load(Ordering::Relaxed)),
+        );
+        gauge(
+            out,
+            "kesrs_reload_last_success_timestamp_seconds",
+            "Unix time of the last successful config load.",
+            f64::from_bits(reload.last_success.load(Ordering::Relaxed)),
+        );
+        if let Some(not_after) = process.cert_not_after {
+            gauge(
+                out,
+                "kesrs_tls_certificate_expiry_timestamp_seconds",
+                "Unix time at which the served TLS certificate expires.",
+                not_after,
+            );
+        }
     }
 
     fn render_histogram(&self, out: &mut String) {
@@ -378,6 +474,8 @@ mod tests {
             start_unix: 1.0,
             audit_events: 2,
             error_events: 0,
+            cert_not_after: Some(1_900_000_000.0),
+            keystore_latency: None,
         };
         let text = metrics.render(&process);
         assert!(!text.contains("kes_http_request_success"));
@@ -391,6 +489,16 @@ mod tests {
         assert!(!text.contains("kes_http_request_failure"));
         assert!(text.contains("kes_http_response_time_count 2\n"));
         assert!(text.contains("kes_http_request_active 0\n"));
+        assert!(text.contains("kesrs_keystore_up 0\n"));
+        assert!(!text.contains("kesrs_keystore_latency_seconds"));
+        assert!(text.contains("kesrs_reload_generation 0\n"));
+        metrics.reload.succeeded();
+        metrics.reload.failed();
+        let text = metrics.render(&process);
+        assert!(text.contains("kesrs_reload_generation 1\n"));
+        assert!(text.contains("kesrs_reload_failures_total 1\n"));
+        assert!(text.contains("kesrs_tls_certificate_expiry_timestamp_seconds 1.9e+09\n"));
+        assert!(!text.contains("kesrs_reload_last_success_timestamp_seconds 0\n"));
         // Families are sorted by name, as the Go registry gathers them.
         let names: Vec<&str> = text
             .lines()

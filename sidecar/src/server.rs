@@ -51,7 +51,7 @@ pub(crate) struct Options {
 pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), SetupError> {
     // 1. Open the key store and build the TLS config (the config itself was loaded by the CLI).
     let resumption = Resumption::new().map_err(|e| SetupError::Other(e.to_string()))?;
-    let state = build_state(settings, resumption.clone()).await?;
+    let state = build_state(settings, resumption.clone(), None).await?;
     // 2. Create the config's keys.
     state.create_keys().await?;
     // 3. Bind.
@@ -76,8 +76,12 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
         shutdown,
         config_path: options.config_path,
         addr_override: options.addr_override,
+        reload_lock: tokio::sync::Mutex::new(()),
     });
+    // The start-up load is the first generation.
+    shared.metrics.reload.succeeded();
     tokio::spawn(reload::on_sighup(shared.clone()));
+    tokio::spawn(reload::watch_files(shared.clone()));
     {
         let state = shared.state.load();
         let admin = &state.settings.admin;
@@ -88,17 +92,25 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
             info!("admin identity: <disabled>");
         }
     }
+    if shared.config_path.is_some() {
+        // The preflight items that need no key-store call; `kesrs check` also probes the key store.
+        for finding in crate::check::static_findings(&shared.state.load().settings) {
+            finding.log();
+        }
+    }
     info!("listening on https://{local}");
     serve(listener, shared, shutdown_tx).await;
     Ok(())
 }
 
-/// Builds a [`State`] off the runtime: opening a key store and reading PEM files block.
+/// Builds a [`State`] off the runtime: opening a key store and reading PEM files block. The key
+/// store of `previous` is kept when its config did not change.
 pub(crate) async fn build_state(
     settings: Settings,
     resumption: Resumption,
+    previous: Option<Arc<State>>,
 ) -> Result<State, SetupError> {
-    tokio::task::spawn_blocking(move || State::build(settings, &resumption))
+    tokio::task::spawn_blocking(move || State::build(settings, &resumption, previous.as_deref()))
         .await
         .map_err(|e| SetupError::Other(format!("start-up task failed: {e}")))?
 }

@@ -100,6 +100,8 @@ pub(crate) struct State {
     pub(crate) settings: Settings,
     pub(crate) kms: Kms,
     pub(crate) tls: Arc<ServerConfig>,
+    /// When the server certificate (the chain's first) expires.
+    pub(crate) cert_not_after: Option<OffsetDateTime>,
     routes: Vec<RouteSettings>,
     /// Identity → policy name.
     identities: HashMap<Identity, String>,
@@ -107,9 +109,21 @@ pub(crate) struct State {
 
 impl State {
     /// Opens the key store and builds the TLS config. Does blocking file I/O: run it off the runtime.
-    pub(crate) fn build(settings: Settings, resumption: &Resumption) -> Result<Self, SetupError> {
-        let kms = Kms::open(&settings.keystore, settings.cache).map_err(SetupError::KeyStore)?;
-        let tls = tls::server_config(&settings.tls, resumption)?;
+    ///
+    /// The key store of `previous` (and with it the key cache) is kept if its config and the cache
+    /// config are unchanged; otherwise a new one is opened.
+    pub(crate) fn build(
+        settings: Settings,
+        resumption: &Resumption,
+        previous: Option<&State>,
+    ) -> Result<Self, SetupError> {
+        let kept = previous.filter(|previous| previous.keeps_key_store(&settings));
+        let kms = match kept {
+            Some(previous) => previous.kms.clone(),
+            None => Kms::open(&settings.keystore, settings.cache).map_err(SetupError::KeyStore)?,
+        };
+        let built = tls::server_config(&settings.tls, resumption)?;
+        let (tls, cert_not_after) = (built.config, built.not_after);
         let routes = ROUTES
             .iter()
             .map(|route| route_settings(route, settings.api.get(route.path)))
@@ -128,9 +142,16 @@ impl State {
             settings,
             kms,
             tls,
+            cert_not_after,
             routes,
             identities,
         })
+    }
+
+    /// Whether a state built from `settings` reuses this one's key store: the key store and cache
+    /// configs are unchanged.
+    pub(crate) fn keeps_key_store(&self, settings: &Settings) -> bool {
+        self.settings.keystore == settings.keystore && self.settings.cache == settings.cache
     }
 
     /// Creates the config's `keys:`, as the admin; keys that exist already are fine.
@@ -218,4 +239,6 @@ pub(crate) struct Shared {
     /// The config file to re-read on SIGHUP (none in `--dev` mode), and the CLI's `--addr`.
     pub(crate) config_path: Option<PathBuf>,
     pub(crate) addr_override: Option<SocketAddr>,
+    /// One reload at a time: SIGHUP and the file watcher may fire together.
+    pub(crate) reload_lock: tokio::sync::Mutex<()>,
 }

@@ -88,11 +88,19 @@ pub(crate) enum TlsError {
     Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
+/// A server TLS config and the expiry of the certificate it serves.
+#[derive(Debug)]
+pub(crate) struct ServerTls {
+    pub(crate) config: Arc<ServerConfig>,
+    /// The leaf certificate's `notAfter`.
+    pub(crate) not_after: Option<time::OffsetDateTime>,
+}
+
 /// Builds the server's TLS config: TLS 1.2 and 1.3, ALPN h2 and http/1.1, KES's client-auth mode.
 pub(crate) fn server_config(
     settings: &TlsSettings,
     resumption: &Resumption,
-) -> Result<Arc<ServerConfig>, TlsError> {
+) -> Result<ServerTls, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let (chain, key) = match &settings.cert {
         CertSource::Files {
@@ -102,6 +110,11 @@ pub(crate) fn server_config(
         CertSource::InMemory { chain, key } => (chain.clone(), key.clone_key()),
     };
     check_san(&chain)?;
+    let not_after = chain.first().and_then(|leaf| {
+        x509_parser::parse_x509_certificate(leaf)
+            .ok()
+            .map(|(_, cert)| cert.validity().not_after.to_datetime())
+    });
     let mandatory = !settings.optional_client_cert;
     let verifier: Arc<dyn ClientCertVerifier> = match settings.client_auth {
         ClientAuth::DangerAnyCertificate => {
@@ -129,7 +142,10 @@ pub(crate) fn server_config(
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.session_storage = resumption.sessions.clone();
     config.ticketer = resumption.tickets.clone();
-    Ok(Arc::new(config))
+    Ok(ServerTls {
+        config: Arc::new(config),
+        not_after,
+    })
 }
 
 /// Why a connection has no usable identity; reported per request, as KES does.
@@ -228,7 +244,7 @@ impl ClientCertVerifier for DangerAnyCertificate {
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem_err = |source| TlsError::Pem {
         path: path.display().to_string(),
         source,
@@ -243,7 +259,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(chain)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     if let Ok(text) = std::fs::read_to_string(path) {
         if text.contains("ENCRYPTED") {
             return Err(TlsError::EncryptedKey);
