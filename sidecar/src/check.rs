@@ -194,25 +194,30 @@ fn files(settings: &Settings, findings: &mut Vec<Finding>) {
             Ok(meta) if meta.is_dir() => {
                 Finding::pass(item, format!("'{}' is a directory", path.display()))
             }
-            Ok(_) => Finding::fail(
-                item,
-                format!("'{}' is not a directory", path.display()),
-            ),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-                if parent.is_none_or(Path::is_dir) {
-                    Finding::pass(
+            Ok(_) => Finding::fail(item, format!("'{}' is not a directory", path.display())),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                // kesrs creates the directory and its parents: the nearest existing ancestor must
+                // be a directory.
+                match path.ancestors().skip(1).find(|a| a.exists()) {
+                    Some(ancestor) if !ancestor.as_os_str().is_empty() && !ancestor.is_dir() => {
+                        Finding::fail(
+                            item,
+                            format!(
+                                "'{}' cannot be created: '{}' is not a directory",
+                                path.display(),
+                                ancestor.display()
+                            ),
+                        )
+                    }
+                    _ => Finding::pass(
                         item,
                         format!("'{}' does not exist yet; kesrs creates it", path.display()),
-                    )
-                } else {
-                    Finding::fail(
-                        item,
-                        format!(
-                            "neither '{}' nor its parent directory exists; create it or fix the path",
-                            path.display()
-                        ),
-                    )
+                    ),
                 }
             }
             Err(err) => Finding::fail(item, format!("cannot read '{}': {err}", path.display())),
