@@ -97,6 +97,9 @@ struct ServerArgs {
     /// DANGER: start an in-memory server with a fresh admin API key, for testing only.
     #[arg(long, conflicts_with = "config")]
     dev: bool,
+    /// Do not reload when the config, certificate, key or CA files change; SIGHUP still reloads.
+    #[arg(long)]
+    no_watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +243,7 @@ fn run_server(args: ServerArgs, local_offset: UtcOffset) -> anyhow::Result<ExitC
     let options = Options {
         config_path,
         addr_override: args.addr,
+        watch: !args.no_watch,
         error_level,
         error_stream,
         local_offset,

@@ -42,6 +42,8 @@ pub(crate) struct Options {
     /// The config file to re-read on SIGHUP; `None` in `--dev` mode.
     pub(crate) config_path: Option<PathBuf>,
     pub(crate) addr_override: Option<SocketAddr>,
+    /// Reload when the files change (besides SIGHUP).
+    pub(crate) watch: bool,
     pub(crate) error_level: ErrorLevel,
     pub(crate) error_stream: tokio::sync::broadcast::Sender<Bytes>,
     pub(crate) local_offset: UtcOffset,
@@ -81,7 +83,9 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
     // The start-up load is the first generation.
     shared.metrics.reload.succeeded();
     tokio::spawn(reload::on_sighup(shared.clone()));
-    tokio::spawn(reload::watch_files(shared.clone()));
+    if options.watch {
+        tokio::spawn(reload::watch_files(shared.clone()));
+    }
     {
         let state = shared.state.load();
         let admin = &state.settings.admin;
