@@ -124,7 +124,7 @@ impl ClientBuilder {
         } else {
             builder.with_root_certificates(self.roots()?)
         };
-        let mut tls = match self.credentials {
+        let tls = match self.credentials {
             None => builder.with_no_client_auth(),
             Some(credentials) => {
                 let (chain, key) = client_certificate(credentials)?;
@@ -133,12 +133,8 @@ impl ClientBuilder {
                     .map_err(|err| config_error(format!("client certificate: {err}")))?
             }
         };
-        tls.alpn_protocols = if self.http2 {
-            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-        } else {
-            vec![b"http/1.1".to_vec()]
-        };
-
+        // ALPN (h2 and http/1.1, or http/1.1 only) is set by hyper-rustls from the enabled versions
+        // below; it panics on a config that has ALPN protocols already.
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
