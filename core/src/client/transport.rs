@@ -124,7 +124,8 @@ impl ClientBuilder {
         } else {
             builder.with_root_certificates(self.roots()?)
         };
-        let mut tls = match self.credentials {
+        // ALPN (h2, http/1.1) is set by the connector builder below.
+        let tls = match self.credentials {
             None => builder.with_no_client_auth(),
             Some(credentials) => {
                 let (chain, key) = client_certificate(credentials)?;
@@ -132,11 +133,6 @@ impl ClientBuilder {
                     .with_client_auth_cert(chain, key)
                     .map_err(|err| config_error(format!("client certificate: {err}")))?
             }
-        };
-        tls.alpn_protocols = if self.http2 {
-            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-        } else {
-            vec![b"http/1.1".to_vec()]
         };
 
         let mut http = HttpConnector::new();
