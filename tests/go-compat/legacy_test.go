@@ -31,7 +31,7 @@ type kesVectors struct {
 		Expected       string `json:"expected"`
 		PlaintextB64   string `json:"plaintext_b64"`
 	} `json:"ciphertext_decrypt"`
-	StoredKeyParse []storedKeyVector `json:"stored_key_parse"`
+	StoredKeyParse  []storedKeyVector `json:"stored_key_parse"`
 	StoredKeyEncode []struct {
 		storedKeyVector
 		ExpectedValue string `json:"expected_stored_value_text"`

@@ -3,6 +3,8 @@ package gocompat
 // Version, IsReady, Status, APIs and Metrics.
 
 import (
+	"crypto/tls"
+	"net/http"
 	"runtime"
 	"sort"
 	"testing"
@@ -199,4 +201,29 @@ func TestMetrics(t *testing.T) {
 
 	_, err = srv.unknownClient().Metrics(ctx)
 	wantErrIs(t, "unknown identity: Metrics", err, kes.ErrNotAllowed)
+}
+
+// TestHTTPVersions: the Go client attempts HTTP/2 through ALPN and falls
+// back to HTTP/1.1; both must work.
+func TestHTTPVersions(t *testing.T) {
+	for _, h2 := range []bool{true, false} {
+		conf := srv.tlsConfig()
+		conf.Certificates = []tls.Certificate{env.admin.cert}
+		tr := &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: h2}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1 only
+		}
+		hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		resp, err := hc.Get(srv.endpoint + "/v1/status")
+		if err != nil {
+			t.Errorf("h2=%v: GET /v1/status: %v", h2, err)
+			continue
+		}
+		resp.Body.Close()
+		hc.CloseIdleConnections()
+		wantMajor := map[bool]int{true: 2, false: 1}[h2]
+		if resp.StatusCode != http.StatusOK || resp.ProtoMajor != wantMajor {
+			t.Errorf("h2=%v: GET /v1/status: want 200 over HTTP/%d, got %d over %s", h2, wantMajor, resp.StatusCode, resp.Proto)
+		}
+	}
 }
