@@ -21,7 +21,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "go-compat: FAIL: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("GOCOMPAT_KEEP_TMP") != "" {
+		fmt.Printf("go-compat: keeping %s (GOCOMPAT_KEEP_TMP)\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 
 	if env, err = newTestEnv(dir); err != nil {
 		fmt.Fprintf(os.Stderr, "go-compat: FAIL: certificates: %v\n", err)
