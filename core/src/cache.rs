@@ -138,7 +138,8 @@ impl Cache {
             }),
         );
         drop(last_failure);
-        self.fetches.remove_if(name, |_, m| Arc::strong_count(m) <= 2);
+        self.fetches
+            .remove_if(name, |_, m| Arc::strong_count(m) <= 2);
         self.sweep(now);
         Ok(version)
     }
@@ -385,7 +386,10 @@ mod tests {
             .collect();
         for task in tasks {
             let err = task.await.unwrap().unwrap_err();
-            assert_eq!((err.status(), err.message().as_str()), (502, "failed to read key"));
+            assert_eq!(
+                (err.status(), err.message().as_str()),
+                (502, "failed to read key")
+            );
         }
         assert_eq!(store.reads.load(Ordering::SeqCst), 1);
     }
@@ -422,10 +426,24 @@ mod tests {
         let store = TestStore::default();
         let cache = Cache::new(CacheConfig::default());
         for _ in 0..2 {
-            let err = cache.get(&name("missing"), &store).await.map(drop).unwrap_err();
-            assert_eq!((err.status(), err.message().as_str()), (404, "key does not exist"));
-            let err = cache.get(&name("corrupt"), &store).await.map(drop).unwrap_err();
-            assert_eq!((err.status(), err.message().as_str()), (502, "failed to read key"));
+            let err = cache
+                .get(&name("missing"), &store)
+                .await
+                .map(drop)
+                .unwrap_err();
+            assert_eq!(
+                (err.status(), err.message().as_str()),
+                (404, "key does not exist")
+            );
+            let err = cache
+                .get(&name("corrupt"), &store)
+                .await
+                .map(drop)
+                .unwrap_err();
+            assert_eq!(
+                (err.status(), err.message().as_str()),
+                (502, "failed to read key")
+            );
         }
         assert_eq!(store.reads.load(Ordering::SeqCst), 4);
     }
@@ -442,13 +460,20 @@ mod tests {
         // Expired, the store is down: the cached key keeps serving and the outage is reported.
         cache.get(&name("k"), &store).await.unwrap();
         let err = cache.status(&store).await.map(drop).unwrap_err();
-        assert_eq!((err.status(), err.message().as_str()), (504, "key store is not reachable"));
+        assert_eq!(
+            (err.status(), err.message().as_str()),
+            (504, "key store is not reachable")
+        );
         // While the store is known to be down, requests do not wait for it again.
         let reads = store.reads.load(Ordering::SeqCst);
         cache.get(&name("k"), &store).await.unwrap();
         assert_eq!(store.reads.load(Ordering::SeqCst), reads);
         // An uncached key cannot be served.
-        let err = cache.get(&name("other"), &store).await.map(drop).unwrap_err();
+        let err = cache
+            .get(&name("other"), &store)
+            .await
+            .map(drop)
+            .unwrap_err();
         assert_eq!(err.status(), 502);
 
         // The store comes back: service resumes by itself.
@@ -466,7 +491,10 @@ mod tests {
         store.unreachable.store(true, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(150)).await;
         let err = cache.get(&name("k"), &store).await.map(drop).unwrap_err();
-        assert_eq!((err.status(), err.message().as_str()), (502, "failed to read key"));
+        assert_eq!(
+            (err.status(), err.message().as_str()),
+            (502, "failed to read key")
+        );
     }
 
     #[tokio::test]
@@ -478,6 +506,14 @@ mod tests {
         // Still fresh: served from the cache without asking the store.
         cache.get(&name("k"), &store).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(cache.get(&name("k"), &store).await.map(drop).unwrap_err().status(), 502);
+        assert_eq!(
+            cache
+                .get(&name("k"), &store)
+                .await
+                .map(drop)
+                .unwrap_err()
+                .status(),
+            502
+        );
     }
 }

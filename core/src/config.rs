@@ -1,7 +1,16 @@
-//! The KES YAML configuration file (kes-protocol.md section 8). STUB: helper B owns the parsing.
+//! The KES YAML configuration file (kes-protocol.md section 8).
 //!
-//! Loaded in two stages: a serde mirror of the YAML, then this validated [`Config`]. Nothing after
-//! start-up reads the raw YAML.
+//! Loaded in two stages: a serde mirror of the YAML (`raw`), then this validated [`Config`]
+//! (`validate`). Nothing after start-up reads the raw YAML. A file that KES accepts loads here with the
+//! same meaning, with these deliberate differences (docs/compatibility.md):
+//!
+//! - A config without a key store is an error; KES silently used memory and lost every key.
+//! - The cache defaults are any=5m, unused=30s, offline=off, and configured values are used as written
+//!   (KES overrode `any` with 30s whenever `unused` was unset).
+//! - `keys[].name` must be a valid key name, as every key API requires.
+//! - Only the fs and Azure Key Vault key stores exist; the others are named in the error.
+//!
+//! Every error names the field (`cache.expiry.any: invalid duration '5 minutes' (line 12)`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +21,14 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::{Identity, KeyName, Policy};
+
+mod duration;
+mod locate;
+mod raw;
+mod scalar;
+mod validate;
+
+use locate::Segment;
 
 /// A validated kesrs configuration.
 #[non_exhaustive]
@@ -38,19 +55,70 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file; `${NAME}` references read the process environment.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let _ = path;
-        unimplemented!()
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            ConfigError::new(
+                ConfigErrorKind::Io {
+                    path: path.to_owned(),
+                    source,
+                },
+                Field::default(),
+            )
+        })?;
+        Self::from_yaml(&text, &|name| std::env::var(name).ok())
     }
 
     /// Parses and validates config text. `lookup_env` resolves `${NAME}` references.
+    ///
+    /// Only the first YAML document is read and unknown keys are ignored, as in KES.
     pub fn from_yaml(
         text: &str,
         lookup_env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let _ = (text, lookup_env);
-        unimplemented!()
+        let raw = raw_config(text)?;
+        validate::config(raw, lookup_env).map_err(|err| err.locate(text))
+    }
+
+    /// The configuration of `kesrs server --dev`: an in-memory key store, `admin` as the only identity
+    /// with access, the server certificate and key at the given paths, any client certificate accepted,
+    /// and everything else at its default.
+    pub fn dev(admin: Identity, tls_cert: PathBuf, tls_key: PathBuf) -> Self {
+        Self {
+            address: scalar::DEFAULT_ADDRESS,
+            admin,
+            tls: TlsConfig {
+                key: tls_key,
+                cert: tls_cert,
+                password: None,
+                client_auth: ClientAuth::DangerAnyCertificate,
+                ca: None,
+                proxy_identities: Vec::new(),
+                proxy_cert_header: None,
+            },
+            policies: BTreeMap::new(),
+            cache: CacheConfig::default(),
+            api: BTreeMap::new(),
+            log: LogConfig::default(),
+            keys: Vec::new(),
+            keystore: KeyStoreConfig::Memory,
+        }
+    }
+
+    /// The name and policy bound to `identity`, if any. (The admin has none: it bypasses policies.)
+    pub fn policy_for(&self, identity: &Identity) -> Option<(&str, &Policy)> {
+        self.policies.iter().find_map(|(name, config)| {
+            config
+                .identities
+                .contains(identity)
+                .then_some((name.as_str(), &config.policy))
+        })
+    }
+
+    /// Whether some route has `skip_auth`, which makes client certificates optional at the TLS layer
+    /// for every route (kes-protocol.md 1.1): requests without one then fail in HTTP instead.
+    pub fn relaxes_client_auth(&self) -> bool {
+        self.api.values().any(|api| api.skip_auth)
     }
 }
 
@@ -70,6 +138,8 @@ pub struct TlsConfig {
     pub ca: Option<PathBuf>,
     /// Parsed and validated for compatibility, not used (as in KES).
     pub proxy_identities: Vec<Identity>,
+    /// `tls.proxy.header.cert`: parsed for compatibility, not used (as in KES).
+    pub proxy_cert_header: Option<String>,
 }
 
 /// How client certificates are checked (`tls.auth`).
@@ -120,24 +190,20 @@ impl Default for CacheConfig {
 pub struct ApiConfig {
     /// Skip authorisation on this route (identify only). Relaxes client-certificate checks globally.
     pub skip_auth: bool,
-    /// Replaces the route's timeout when set.
+    /// Replaces the route's timeout when set; a configured `0s` leaves the route's default, as in KES.
     pub timeout: Option<Duration>,
 }
 
 /// Log levels (`log.error`, `log.audit`), in slog numbering: debug -4, info 0, warn 4, error 8, off 9.
+///
+/// The default is info (0) for both, which means auditing is on.
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LogConfig {
     /// Minimum level of the error log.
     pub error: i32,
     /// Minimum level of the audit log; audit events are INFO (0), so > 0 turns auditing off.
     pub audit: i32,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self { error: 0, audit: 0 }
-    }
 }
 
 /// The key store (`keystore`).
@@ -183,7 +249,8 @@ pub enum AzureCredentials {
         /// The managed identity's client ID.
         client_id: String,
     },
-    /// The default chain: environment, workload identity, managed identity.
+    /// Neither `credentials` nor `managed_identity` is configured: the Azure SDK's default chain
+    /// (environment, workload identity, managed identity, Azure CLI).
     Default,
 }
 
@@ -209,16 +276,303 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Why a configuration is invalid. Its message names the offending field.
+/// Why a configuration is invalid: what is wrong ([`ConfigErrorKind`]), in which field, and on which
+/// line of the file when that can be found.
+///
+/// It displays as `<field>: <what> (line <n>)`, for example
+/// `cache.expiry.any: invalid duration '5 minutes' (line 12)`.
 #[derive(Debug)]
 pub struct ConfigError {
-    message: String,
+    kind: ConfigErrorKind,
+    field: Field,
+    line: Option<usize>,
+}
+
+impl ConfigError {
+    /// What is wrong.
+    pub fn kind(&self) -> &ConfigErrorKind {
+        &self.kind
+    }
+
+    /// The path of the offending field, such as `tls.auth`, `policy.my-app.identities[1]` or
+    /// `api./v1/status.timeout`; empty when the error is not about one field (an unreadable file).
+    pub fn field(&self) -> String {
+        self.field.to_string()
+    }
+
+    /// The 1-based line in the file, when known.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    fn new(kind: ConfigErrorKind, field: Field) -> Self {
+        Self {
+            kind,
+            field,
+            line: None,
+        }
+    }
+
+    /// Adds the line of the field in `text`.
+    fn locate(mut self, text: &str) -> Self {
+        if self.line.is_none() && !self.field.0.is_empty() {
+            self.line = locate::line_of(text, &self.field.0);
+        }
+        self
+    }
+
+    /// Converts a serde error, which knows its path and (mostly) its position.
+    fn from_yaml(err: serde_path_to_error::Error<serde_yaml_ng::Error>) -> Self {
+        let field = Field(
+            err.path()
+                .iter()
+                .filter_map(|segment| match segment {
+                    serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+                    serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+                    serde_path_to_error::Segment::Enum { .. }
+                    | serde_path_to_error::Segment::Unknown => None,
+                })
+                .collect(),
+        );
+        let inner = err.into_inner();
+        let line = inner.location().map(|location| location.line());
+        // serde_yaml_ng writes "<path>: <message> at line L column C"; the path and line are kept
+        // separately here, so only the message stays.
+        let mut message = inner.to_string();
+        if let Some(location) = inner.location() {
+            let suffix = format!(" at line {} column {}", location.line(), location.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_owned();
+            }
+        }
+        if let Some((prefix, rest)) = message.split_once(": ") {
+            // serde_yaml_ng spells paths as `a.b[0].c`, like `Field`.
+            if !field.0.is_empty() && prefix == field.to_string() {
+                message = rest.to_owned();
+            }
+        }
+        Self {
+            kind: ConfigErrorKind::Yaml(message),
+            field,
+            line,
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        if !self.field.0.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        write!(f, "{}", self.kind)?;
+        let has_line =
+            matches!(&self.kind, ConfigErrorKind::Yaml(message) if message.contains(" at line "));
+        match self.line {
+            Some(line) if !has_line => write!(f, " (line {line})"),
+            _ => Ok(()),
+        }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ConfigErrorKind::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with a configuration. The [`ConfigError`] around it names the field.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ConfigErrorKind {
+    /// The config file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The text is not YAML, or a value has the wrong shape (a list where text belongs, say).
+    Yaml(String),
+    /// `version` is set to something other than `v1`.
+    UnsupportedVersion(String),
+    /// A `${NAME}` reference names an environment variable that is not set.
+    UndefinedEnv(String),
+    /// A required field is missing or empty.
+    Missing,
+    /// `address` is not an `ip:port` address.
+    InvalidAddress {
+        /// The address as written.
+        address: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// `tls.auth` is neither `on` nor `off`.
+    InvalidTlsAuth(String),
+    /// A duration is not Go duration syntax (`30s`, `5m`, `1h30m`).
+    InvalidDuration(String),
+    /// A duration is negative.
+    NegativeDuration(String),
+    /// A boolean is not one of YAML's boolean words.
+    InvalidBool(String),
+    /// A log level is not a level name, a name with an offset, or an integer.
+    InvalidLogLevel(String),
+    /// A policy name fails KES's name rules.
+    InvalidPolicyName(String),
+    /// A policy identity fails KES's name rules.
+    InvalidIdentity(String),
+    /// A policy or proxy identity is the admin identity.
+    IdentityIsAdmin(String),
+    /// A policy identity is also a TLS proxy identity.
+    IdentityIsProxy(String),
+    /// An identity is bound to a second policy.
+    IdentityHasPolicy {
+        /// The identity.
+        identity: String,
+        /// The policy it was bound to first.
+        policy: String,
+    },
+    /// A `keys[].name` fails KES's key name rules.
+    InvalidKeyName(String),
+    /// A policy, route or key name appears more than once.
+    Duplicate(String),
+    /// No key store is configured.
+    NoKeyStore,
+    /// More than one key store is configured.
+    MultipleKeyStores(Vec<String>),
+    /// A key store that KES supports and kesrs does not.
+    UnsupportedKeyStore(String),
+    /// Both Azure `credentials` and `managed_identity` are configured.
+    MultipleAzureAuth,
+}
+
+impl fmt::Display for ConfigErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, source } => {
+                write!(f, "cannot read config file '{}': {source}", path.display())
+            }
+            Self::Yaml(message) => f.write_str(message),
+            Self::UnsupportedVersion(version) => {
+                write!(f, "unsupported version '{version}': only 'v1' is supported")
+            }
+            Self::UndefinedEnv(name) => {
+                write!(f, "referenced environment variable '{name}' is not defined")
+            }
+            Self::Missing => f.write_str("required, but missing or empty"),
+            Self::InvalidAddress { address, reason } => {
+                write!(f, "invalid address '{address}': {reason}")
+            }
+            Self::InvalidTlsAuth(auth) => write!(f, "invalid auth '{auth}': use 'on' or 'off'"),
+            Self::InvalidDuration(value) => {
+                write!(f, "invalid duration '{value}'")?;
+                if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+                    write!(f, ": a unit is required, for example '{value}s'")?;
+                }
+                Ok(())
+            }
+            Self::NegativeDuration(value) => {
+                write!(f, "invalid duration '{value}': must not be negative")
+            }
+            Self::InvalidBool(value) => {
+                write!(f, "invalid boolean '{value}': use true or false")
+            }
+            Self::InvalidLogLevel(value) => write!(
+                f,
+                "invalid log level '{value}': use debug, info, warn, error, on or off"
+            ),
+            Self::InvalidPolicyName(name) => write!(
+                f,
+                "policy name '{name}' is empty, too long or contains invalid characters"
+            ),
+            Self::InvalidIdentity(identity) => write!(
+                f,
+                "identity '{identity}' is too long or contains invalid characters"
+            ),
+            Self::IdentityIsAdmin(identity) => write!(f, "identity '{identity}' is already admin"),
+            Self::IdentityIsProxy(identity) => write!(
+                f,
+                "identity '{identity}' is a TLS proxy and cannot have a policy"
+            ),
+            Self::IdentityHasPolicy { identity, policy } => write!(
+                f,
+                "identity '{identity}' already has policy '{policy}'; an identity can have one policy only"
+            ),
+            Self::InvalidKeyName(name) => write!(
+                f,
+                "key name '{name}' is empty, too long or contains invalid characters"
+            ),
+            Self::Duplicate(name) => write!(f, "'{name}' is defined more than once"),
+            Self::NoKeyStore => f.write_str(
+                "no key store specified: configure exactly one (fs or azure); \
+                 kesrs never falls back to an in-memory store, which loses every key on restart",
+            ),
+            Self::MultipleKeyStores(names) => write!(
+                f,
+                "more than one key store specified ({}): configure exactly one",
+                names.join(", ")
+            ),
+            Self::UnsupportedKeyStore(name) => write!(
+                f,
+                "keystore '{name}' is not supported by kesrs (supported: fs, azure)"
+            ),
+            Self::MultipleAzureAuth => f.write_str(
+                "more than one authentication method specified: keep either 'credentials' or 'managed_identity'",
+            ),
+        }
+    }
+}
+
+/// The path of a config field: keys and sequence indices.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Field(Vec<Segment>);
+
+impl Field {
+    /// A path of mapping keys.
+    fn of(keys: &[&str]) -> Self {
+        Self(
+            keys.iter()
+                .map(|key| Segment::Key((*key).to_owned()))
+                .collect(),
+        )
+    }
+
+    /// This path, then `key`.
+    fn key(&self, key: &str) -> Self {
+        let mut path = self.clone();
+        path.0.push(Segment::Key(key.to_owned()));
+        path
+    }
+
+    /// This path, then sequence position `index`.
+    fn index(&self, index: usize) -> Self {
+        let mut path = self.clone();
+        path.0.push(Segment::Index(index));
+        path
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (position, segment) in self.0.iter().enumerate() {
+            match segment {
+                Segment::Key(key) if position == 0 => f.write_str(key)?,
+                Segment::Key(key) => write!(f, ".{key}")?,
+                Segment::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stage one: the first YAML document into the serde mirror.
+fn raw_config(text: &str) -> Result<raw::RawConfig, ConfigError> {
+    let Some(document) = serde_yaml_ng::Deserializer::from_str(text).next() else {
+        return Ok(raw::RawConfig::default());
+    };
+    let raw: Option<raw::RawConfig> =
+        serde_path_to_error::deserialize(document).map_err(ConfigError::from_yaml)?;
+    Ok(raw.unwrap_or_default())
+}

@@ -56,6 +56,17 @@ pub enum Error {
     InvalidCertificate(String),
     /// The configuration is invalid.
     Config(crate::config::ConfigError),
+    /// A KES server answered with an error that has no variant of its own. Carries status and message.
+    Server {
+        /// The HTTP status code.
+        status: u16,
+        /// The message, as the server sent it.
+        message: String,
+    },
+    /// No KES server could be reached, or the client could not be set up. Carries the cause.
+    Connect(String),
+    /// A KES server sent a response that does not follow the protocol.
+    Protocol(&'static str),
 }
 
 /// The key-store operation during which an [`Error::KeyStore`] happened; it decides the KES message.
@@ -96,6 +107,8 @@ impl Error {
             } => 504,
             Self::KeyStore { .. } | Self::CorruptKey(_) => 502,
             Self::Random | Self::Encrypt | Self::Config(_) => 500,
+            Self::Server { status, .. } => *status,
+            Self::Connect(_) | Self::Protocol(_) => 502,
         }
     }
 
@@ -141,7 +154,28 @@ impl Error {
             Self::InvalidApiKey(reason) => format!("kes: invalid API key: {reason}"),
             Self::InvalidCertificate(reason) => format!("invalid certificate: {reason}"),
             Self::Config(_) => "invalid configuration".into(),
+            Self::Server { message, .. } => message.clone(),
+            Self::Connect(cause) => format!("kes: connection failed: {cause}"),
+            Self::Protocol(reason) => format!("kes: invalid server response: {reason}"),
         }
+    }
+
+    /// The error a KES server meant by `status` and `message`: the variant whose status and message
+    /// match exactly (as the Go client's `errors.Is` compares them), or [`Error::Server`].
+    pub fn from_response(status: u16, message: String) -> Self {
+        let known = match (status, message.as_str()) {
+            (400, "key already exists" | "key does already exist") => Some(Self::KeyExists),
+            (404, "key does not exist") => Some(Self::KeyNotFound),
+            (404, "policy does not exist") => Some(Self::PolicyNotFound),
+            (404, "identity does not exist") => Some(Self::IdentityNotFound),
+            (403, "not authorized: insufficient permissions" | "prohibited by policy") => {
+                Some(Self::NotAllowed)
+            }
+            (400, "decryption failed: ciphertext is not authentic") => Some(Self::Decrypt),
+            (409, "key does not support HMAC") => Some(Self::HmacNotSupported),
+            _ => None,
+        };
+        known.unwrap_or(Self::Server { status, message })
     }
 }
 
@@ -169,5 +203,138 @@ impl std::error::Error for Error {
 impl From<crate::config::ConfigError> for Error {
     fn from(err: crate::config::ConfigError) -> Self {
         Self::Config(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreError;
+
+    /// MinIO compares status and message with `errors.Is`: every variant's wire form is pinned here.
+    #[test]
+    fn every_variant_has_its_kes_status_and_message() {
+        let unreachable = || StoreError::Unreachable("down".into());
+        let failed = || StoreError::Failed("broken".into());
+        let store = |op, source| Error::KeyStore { op, source };
+        let table: Vec<(Error, u16, &str)> = vec![
+            (
+                Error::InvalidKeyName("a<b".into()),
+                400,
+                "key name 'a<b' is empty, too long or contains invalid characters",
+            ),
+            (
+                Error::InvalidPattern("*-*".into()),
+                400,
+                "listing pattern '*-*' is empty, too long or is invalid",
+            ),
+            (
+                Error::InvalidPolicyName("p.q".into()),
+                400,
+                "policy name 'p.q' is empty, too long or contains invalid characters",
+            ),
+            (
+                Error::InvalidIdentity("".into()),
+                400,
+                "identity '' is empty, too long or contains invalid characters",
+            ),
+            (Error::KeyExists, 400, "key already exists"),
+            (Error::KeyNotFound, 404, "key does not exist"),
+            (Error::PolicyNotFound, 404, "policy does not exist"),
+            (Error::IdentityNotFound, 404, "identity does not exist"),
+            (
+                Error::NotAllowed,
+                403,
+                "not authorized: insufficient permissions",
+            ),
+            (
+                Error::Decrypt,
+                400,
+                "decryption failed: ciphertext is not authentic",
+            ),
+            (
+                Error::UnsupportedAlgorithm("DES".into()),
+                406,
+                "algorithm 'DES' is not supported",
+            ),
+            (
+                Error::InvalidKeySize("AES256".into()),
+                406,
+                "invalid key size for 'AES256'",
+            ),
+            (Error::HmacNotSupported, 409, "key does not support HMAC"),
+            (
+                store(StoreOp::Create, failed()),
+                502,
+                "failed to create key",
+            ),
+            (
+                store(StoreOp::Read, unreachable()),
+                502,
+                "failed to read key",
+            ),
+            (store(StoreOp::List, failed()), 502, "failed to list keys"),
+            (
+                store(StoreOp::Delete, failed()),
+                502,
+                "failed to delete key",
+            ),
+            (
+                store(StoreOp::Status, unreachable()),
+                504,
+                "key store is not reachable",
+            ),
+            (
+                store(StoreOp::Status, failed()),
+                502,
+                "key store is unavailable",
+            ),
+            (Error::CorruptKey("bad"), 502, "failed to read key"),
+            (Error::Random, 500, "failed to generate encryption key"),
+            (Error::Encrypt, 500, "failed to encrypt plaintext"),
+        ];
+        for (error, status, message) in table {
+            assert_eq!(
+                (error.status(), error.message().as_str()),
+                (status, message)
+            );
+            // What a server sends, a client maps back to the same variant.
+            let back = Error::from_response(status, message.to_owned());
+            assert_eq!(
+                (back.status(), back.message()),
+                (status, message.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn known_server_errors_become_their_variants() {
+        assert!(matches!(
+            Error::from_response(404, "key does not exist".into()),
+            Error::KeyNotFound
+        ));
+        assert!(matches!(
+            Error::from_response(400, "key does already exist".into()),
+            Error::KeyExists
+        ));
+        assert!(matches!(
+            Error::from_response(403, "prohibited by policy".into()),
+            Error::NotAllowed
+        ));
+        // Same message, other status: not the sentinel (errors.Is compares both).
+        assert!(matches!(
+            Error::from_response(500, "key does not exist".into()),
+            Error::Server { status: 500, .. }
+        ));
+    }
+
+    #[test]
+    fn internal_causes_stay_out_of_the_message() {
+        let error = Error::KeyStore {
+            op: StoreOp::Read,
+            source: StoreError::Failed("disk /dev/sda1 on fire".into()),
+        };
+        assert_eq!(error.message(), "failed to read key");
+        assert!(error.to_string().contains("on fire"));
     }
 }

@@ -80,12 +80,12 @@ impl Kms {
     /// Opens the key store a config names.
     pub fn open(keystore: &KeyStoreConfig, cache: CacheConfig) -> Result<Self, Error> {
         let store: Arc<dyn KeyStore> = match keystore {
-            KeyStoreConfig::Fs { path } => Arc::new(FsStore::open(path).map_err(|source| {
-                Error::KeyStore {
+            KeyStoreConfig::Fs { path } => {
+                Arc::new(FsStore::open(path).map_err(|source| Error::KeyStore {
                     op: StoreOp::Status,
                     source,
-                }
-            })?),
+                })?)
+            }
             KeyStoreConfig::Memory => Arc::new(MemoryStore::new()),
             KeyStoreConfig::Azure(_) => {
                 return Err(Error::KeyStore {
@@ -234,6 +234,13 @@ impl fmt::Debug for Kms {
 }
 
 impl DataKey {
+    pub(crate) fn new(plaintext: Zeroizing<[u8; 32]>, ciphertext: Vec<u8>) -> Self {
+        Self {
+            plaintext,
+            ciphertext,
+        }
+    }
+
     /// The plaintext data key. Declassifies it: use it to encrypt data, then drop it.
     pub fn plaintext(&self) -> &[u8; 32] {
         &self.plaintext

@@ -1,3 +1,37 @@
-//! kesrs: the KES-compatible server binary. STUB: helper C owns the sidecar.
+//! kesrs: a KES-compatible key server for MinIO, speaking the KES v1 API over mutual TLS.
+//!
+//! This binary is glue: every key operation is a call on `kesrs_core::Kms`. What lives here is HTTP
+//! and TLS exactly as Go KES does them, the logs, the metrics, reload and the CLI. See README.md for
+//! the module map.
 
-fn main() {}
+mod api_error;
+mod body;
+mod cli;
+mod dev;
+mod gojson;
+mod handlers;
+mod logs;
+mod metrics;
+mod reload;
+mod response;
+mod routes;
+mod server;
+mod state;
+mod tls;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse_args();
+    // The `time` crate reads the local UTC offset only while the process is single-threaded, so it is
+    // taken here, before the runtime starts. KES writes local times in its responses.
+    let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    match cli.run(local_offset) {
+        Ok(code) => code,
+        Err(err) => {
+            // `{:#}` prints the whole cause chain once, on one line.
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -57,7 +57,9 @@ impl KeyStore for FsStore {
         let dir = self.dir.clone();
         blocking(move || match fs::remove_file(&path) {
             Ok(()) => sync_dir(&dir).map_err(io_error),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Err(not_found_or_unreachable(&dir)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                Err(not_found_or_unreachable(&dir))
+            }
             Err(err) => Err(io_error(err)),
         })
         .await

@@ -46,7 +46,10 @@ impl KeyStore for MemoryStore {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let keys = self.keys.read().map_err(poisoned)?;
         Ok(keys
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .map(|(name, _)| name.as_str())
             .take_while(|name| name.starts_with(prefix))
             .map(str::to_owned)

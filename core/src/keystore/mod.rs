@@ -129,7 +129,10 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).unwrap();
-        store.create(&name("my-key"), b"stored value").await.unwrap();
+        store
+            .create(&name("my-key"), b"stored value")
+            .await
+            .unwrap();
         let path = dir.path().join("my-key");
         assert_eq!(std::fs::read(&path).unwrap(), b"stored value");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();

@@ -1,0 +1,359 @@
+//! The command line: `kesrs server` and `kesrs identity` (kes-protocol.md 11).
+
+use std::fs::OpenOptions;
+use std::io::{IsTerminal as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use time::UtcOffset;
+use tokio::sync::broadcast;
+use tracing::Level;
+
+use kesrs_core::{ApiKey, CertificateOptions, Config, Identity};
+
+use crate::dev;
+use crate::logs::{ErrorLevel, ErrorStreamLayer, LEVEL_INFO};
+use crate::server::{self, Options};
+use crate::state::Settings;
+
+/// kesrs: a KES-compatible key server for MinIO.
+#[derive(Debug, Parser)]
+#[command(name = "kesrs", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a KES server.
+    Server(ServerArgs),
+    /// Create API keys and certificates, or compute identities.
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// The config file.
+    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// The address to listen on, IP:PORT; overrides the config's `address`.
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_addr)]
+    addr: Option<SocketAddr>,
+    /// DANGER: start an in-memory server with a fresh admin API key, for testing only.
+    #[arg(long, conflicts_with = "config")]
+    dev: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum IdentityCommand {
+    /// Create a new API key, or a private key and self-signed certificate.
+    New(NewIdentity),
+    /// Print the identity of an API key or a PEM certificate file.
+    Of {
+        /// A `kes:v1:` API key or a certificate file.
+        value: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct NewIdentity {
+    /// Write an Ed25519 private key (PKCS#8 PEM) to this file.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Write a self-signed certificate (PEM) to this file.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// An IP address SAN; may be repeated.
+    #[arg(long, value_name = "IP")]
+    ip: Vec<IpAddr>,
+    /// A DNS name SAN; may be repeated.
+    #[arg(long, value_name = "NAME")]
+    dns: Vec<String>,
+    /// How long the certificate is valid, as a Go duration.
+    #[arg(long, value_name = "DURATION", default_value = "720h", value_parser = parse_go_duration)]
+    expiry: Duration,
+    /// Overwrite existing files.
+    #[arg(short, long)]
+    force: bool,
+    /// The certificate's common name (default: its identity).
+    subject: Option<String>,
+}
+
+impl Cli {
+    pub(crate) fn parse_args() -> Self {
+        <Self as Parser>::parse()
+    }
+
+    /// Runs the command. `local_offset` was read while the process was still single-threaded.
+    pub(crate) fn run(self, local_offset: UtcOffset) -> anyhow::Result<ExitCode> {
+        match self.command {
+            Command::Server(args) => run_server(args, local_offset),
+            Command::Identity(IdentityCommand::New(args)) => new_identity(args),
+            Command::Identity(IdentityCommand::Of { value }) => identity_of(&value),
+        }
+    }
+}
+
+fn run_server(args: ServerArgs, local_offset: UtcOffset) -> anyhow::Result<ExitCode> {
+    let (error_stream, _) = broadcast::channel::<Bytes>(1024);
+    let error_level = ErrorLevel::new(LEVEL_INFO);
+    init_tracing(error_level.clone(), error_stream.clone());
+
+    let (settings, config_path) = if args.dev {
+        let addr = args.addr.unwrap_or(dev::DEFAULT_ADDR);
+        let (settings, api_key) = dev::settings(addr)?;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(dev::banner(addr, &api_key).as_bytes())?;
+        stdout.flush()?;
+        (settings, None)
+    } else {
+        let Some(path) = args.config else {
+            bail!("either --config or --dev is required");
+        };
+        let config = Config::from_file(&path)
+            .with_context(|| format!("failed to load config '{}'", path.display()))?;
+        (Settings::from_config(config, args.addr), Some(path))
+    };
+    error_level.set(settings.log.error);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let options = Options {
+        config_path,
+        addr_override: args.addr,
+        error_level,
+        error_stream,
+        local_offset,
+    };
+    runtime.block_on(server::run(settings, options))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Terminal logs on stderr (text on a TTY, JSON lines otherwise) and the `/v1/log/error` stream, both
+/// at the config's `log.error` level. Other crates' events pass only from WARN up.
+fn init_tracing(level: ErrorLevel, errors: broadcast::Sender<Bytes>) {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::prelude::*;
+
+    let filter = {
+        let level = level.clone();
+        filter_fn(move |meta| {
+            level.enabled(meta.level())
+                && (meta.target().starts_with("kesrs") || *meta.level() <= Level::WARN)
+        })
+    };
+    let tty = std::io::stderr().is_terminal();
+    let text = tty.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter.clone())
+    });
+    let json = (!tty).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter.clone())
+    });
+    let stream = ErrorStreamLayer::new(errors, level).with_filter(filter);
+    let _ = tracing_subscriber::registry()
+        .with(text)
+        .with(json)
+        .with(stream)
+        .try_init();
+}
+
+fn new_identity(args: NewIdentity) -> anyhow::Result<ExitCode> {
+    let (Some(key_path), Some(cert_path)) = (&args.key, &args.cert) else {
+        let api_key = ApiKey::generate().context("failed to generate an API key")?;
+        let key = api_key.to_secret_string();
+        println!(
+            "Your API key:\n\n   {}\n\nThis is the only time it is shown. Keep it secret and secure!\n\n\
+             Your identity:\n\n   {}\n\nThe identity is not a secret: put it in the config's \
+             admin or policy identities.",
+            key.as_str(),
+            api_key.identity()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    if !args.force {
+        for path in [key_path, cert_path] {
+            if path.exists() {
+                bail!(
+                    "'{}' exists already; use --force to overwrite it",
+                    path.display()
+                );
+            }
+        }
+    }
+    // A file identity is an API key whose seed is written as a PKCS#8 file: kesrs-core builds the
+    // certificate exactly as for API keys, with serverAuth and the SANs added.
+    let api_key = ApiKey::generate().context("failed to generate an Ed25519 key")?;
+    let identity = api_key.identity();
+    let mut options = CertificateOptions::default();
+    options.common_name = args.subject;
+    options.dns_names = args.dns;
+    options.ip_addresses = args.ip;
+    options.validity = args.expiry;
+    options.server_auth = true;
+    let cert = api_key
+        .certificate(&options)
+        .context("failed to make the certificate")?;
+    write_file(key_path, cert.key_pem().as_bytes(), 0o600)?;
+    write_file(cert_path, cert.cert_pem().as_bytes(), 0o644)?;
+    print_value(identity.as_str())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn identity_of(value: &str) -> anyhow::Result<ExitCode> {
+    let path = Path::new(value);
+    let identity = if value.starts_with("kes:v1:") || !path.is_file() {
+        ApiKey::parse(value)
+            .context("not an API key, nor a certificate file")?
+            .identity()
+    } else {
+        let pem = std::fs::read(path).with_context(|| format!("failed to read '{value}'"))?;
+        let mut first = None;
+        for block in x509_parser::pem::Pem::iter_from_buffer(&pem) {
+            let block = block.with_context(|| format!("'{value}' is not PEM"))?;
+            if block.label != "CERTIFICATE" {
+                bail!(
+                    "'{value}' contains a '{}' block: only certificates are allowed",
+                    block.label
+                );
+            }
+            first.get_or_insert(block.contents);
+        }
+        let der = first.with_context(|| format!("'{value}' contains no certificate"))?;
+        Identity::of_certificate(&der).context("invalid certificate")?
+    };
+    print_value(identity.as_str())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a value for scripts: no trailing newline unless a person is watching.
+fn print_value(value: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(value.as_bytes())?;
+    if stdout.is_terminal() {
+        stdout.write_all(b"\n")?;
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("failed to create '{}'", path.display()))?;
+    file.write_all(data)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("failed to write '{}'", path.display()))
+}
+
+/// `IP:PORT`, or `:PORT` for all interfaces, as KES takes it.
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port = port
+            .parse::<u16>()
+            .map_err(|e| format!("invalid port: {e}"))?;
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+    }
+    s.parse::<SocketAddr>()
+        .map_err(|_| format!("'{s}' is not IP:PORT (the host must be an IP address)"))
+}
+
+/// Go's `time.ParseDuration` for the units a certificate lifetime needs: `h`, `m`, `s`, `ms`, with
+/// decimal fractions (`720h`, `1h30m`, `1.5h`).
+fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("invalid duration '{s}'");
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(err)?;
+        let (number, tail) = rest.split_at(split);
+        let number: f64 = number.parse().map_err(|_| err())?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return Err(err()),
+        };
+        total += number * scale;
+        rest = tail;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("720h").unwrap(),
+            Duration::from_secs(720 * 3600)
+        );
+        assert_eq!(
+            parse_go_duration("1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_go_duration("1.5s").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(parse_go_duration("").is_err());
+        assert!(parse_go_duration("10").is_err());
+        assert!(parse_go_duration("3d").is_err());
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            parse_addr(":7373").unwrap(),
+            "0.0.0.0:7373".parse().unwrap()
+        );
+        assert_eq!(
+            parse_addr("127.0.0.1:1").unwrap(),
+            "127.0.0.1:1".parse().unwrap()
+        );
+        assert!(parse_addr("localhost:7373").is_err());
+    }
+
+    #[test]
+    fn dev_and_config_conflict() {
+        let err =
+            Cli::try_parse_from(["kesrs", "server", "--dev", "--config", "x.yml"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(Cli::try_parse_from(["kesrs", "server"]).is_err());
+        assert!(Cli::try_parse_from(["kesrs", "server", "--dev"]).is_ok());
+    }
+}

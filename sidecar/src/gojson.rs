@@ -1,0 +1,207 @@
+//! JSON exactly as Go's `encoding/json` writes it (kes-protocol.md 1.6).
+//!
+//! MinIO compares error messages byte for byte and KES echoes user input into them, so string escaping
+//! must match Go's: `<`, `>` and `&` become `\u003c`, `\u003e`, `\u0026`, U+2028/U+2029 are escaped, and
+//! control characters use Go's short escapes (`\b`, `\f`, `\n`, `\r`, `\t`) or `\u00XX` in lowercase hex.
+//! Objects are written field by field in declaration order, so no serializer decides the order.
+
+use std::fmt::Write as _;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+/// Appends `s` as a Go-JSON string literal, quotes included.
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
+                let b = c as u32;
+                out.push_str("\\u00");
+                // Go writes lowercase hex digits; from_digit below 16 always succeeds.
+                out.push(char::from_digit((b >> 4) & 0xf, 16).unwrap_or('0'));
+                out.push(char::from_digit(b & 0xf, 16).unwrap_or('0'));
+            }
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A Go-JSON string literal.
+pub(crate) fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_str(&mut out, s);
+    out
+}
+
+/// Builds one JSON object, field by field, in the order Go's struct declares them.
+#[derive(Debug)]
+pub(crate) struct Object {
+    buf: String,
+    empty: bool,
+}
+
+impl Object {
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: String::from("{"),
+            empty: true,
+        }
+    }
+
+    /// A string field.
+    pub(crate) fn str(mut self, key: &str, value: &str) -> Self {
+        self.key(key);
+        write_str(&mut self.buf, value);
+        self
+    }
+
+    /// A string field with Go's `omitempty`: left out when empty.
+    pub(crate) fn str_omitempty(self, key: &str, value: &str) -> Self {
+        if value.is_empty() {
+            self
+        } else {
+            self.str(key, value)
+        }
+    }
+
+    /// A `[]byte` field: standard base64 with padding.
+    pub(crate) fn bytes(mut self, key: &str, value: &[u8]) -> Self {
+        self.key(key);
+        self.buf.push('"');
+        self.buf.push_str(&STANDARD.encode(value));
+        self.buf.push('"');
+        self
+    }
+
+    /// An integer field.
+    pub(crate) fn int(mut self, key: &str, value: impl std::fmt::Display) -> Self {
+        self.key(key);
+        let _ = write!(self.buf, "{value}");
+        self
+    }
+
+    /// A bool field.
+    pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
+        self.key(key);
+        self.buf.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    /// A `[]string` field; written as `[]` when empty (KES's lists are never nil).
+    pub(crate) fn strings<'a>(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.key(key);
+        self.buf.push('[');
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.buf.push(',');
+            }
+            write_str(&mut self.buf, value);
+        }
+        self.buf.push(']');
+        self
+    }
+
+    /// A `map[string]struct{}` field with `omitempty`: `{"a":{},"b":{}}`, keys sorted, left out when empty.
+    pub(crate) fn set_omitempty<'a>(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = &'a String>,
+    ) -> Self {
+        let mut values: Vec<&String> = values.into_iter().collect();
+        if values.is_empty() {
+            return self;
+        }
+        values.sort();
+        self.key(key);
+        self.buf.push('{');
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.buf.push(',');
+            }
+            write_str(&mut self.buf, value);
+            self.buf.push_str(":{}");
+        }
+        self.buf.push('}');
+        self
+    }
+
+    /// A field whose value is already JSON.
+    pub(crate) fn raw(mut self, key: &str, json: &str) -> Self {
+        self.key(key);
+        self.buf.push_str(json);
+        self
+    }
+
+    /// The object, without a trailing newline.
+    pub(crate) fn finish(mut self) -> String {
+        self.buf.push('}');
+        self.buf
+    }
+
+    /// The object followed by `\n`, as Go's `json.Encoder.Encode` writes it.
+    pub(crate) fn finish_line(self) -> String {
+        let mut s = self.finish();
+        s.push('\n');
+        s
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.empty {
+            self.buf.push(',');
+        }
+        self.empty = false;
+        write_str(&mut self.buf, key);
+        self.buf.push(':');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_like_go() {
+        assert_eq!(string("hel<lo"), r#""hel\u003clo""#);
+        assert_eq!(string("a>b&c"), r#""a\u003eb\u0026c""#);
+        assert_eq!(string("\u{2028}\u{2029}"), r#""\u2028\u2029""#);
+        assert_eq!(string("\"\\/"), r#""\"\\/""#);
+        assert_eq!(string("\n\r\t\u{8}\u{c}"), r#""\n\r\t\b\f""#);
+        assert_eq!(string("\u{0}\u{1f}\u{7f}"), "\"\\u0000\\u001f\u{7f}\"");
+        assert_eq!(string("ü€😀"), "\"ü€😀\"");
+    }
+
+    #[test]
+    fn objects_keep_field_order_and_go_shapes() {
+        let json = Object::new()
+            .str("name", "k")
+            .str_omitempty("created_by", "")
+            .bytes("plaintext", &[0, 1, 2, 3])
+            .bytes("empty", &[])
+            .int("n", 5u64)
+            .bool("admin", true)
+            .strings("names", [])
+            .set_omitempty("deny", &Vec::new())
+            .set_omitempty("allow", &["/v1/b".to_owned(), "/v1/a".to_owned()])
+            .finish_line();
+        assert_eq!(
+            json,
+            "{\"name\":\"k\",\"plaintext\":\"AAECAw==\",\"empty\":\"\",\"n\":5,\"admin\":true,\
+             \"names\":[],\"allow\":{\"/v1/a\":{},\"/v1/b\":{}}}\n"
+        );
+    }
+}

@@ -1,0 +1,404 @@
+//! `/v1/metrics`: KES's metric families in the Prometheus text format 0.0.4 (kes-protocol.md 10.3).
+//!
+//! Hand-written rather than through a Prometheus crate: KES's exact names, help texts and ordering, the
+//! omission of label families without samples, and Go's float formatting are easier to pin down as
+//! text than to coax out of a registry. Updates are lock-free atomics on the request path.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The Content-Type `expfmt` negotiates for a client that sends no Accept header.
+pub(crate) const CONTENT_TYPE: &str =
+    "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
+
+/// Upper bounds of `kes_http_response_time`, in seconds.
+const BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 3.0, 5.0, 10.0];
+
+/// The server's request metrics.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    active: AtomicI64,
+    /// Counts per status code, for the success (2xx), error (4xx) and failure (5xx) families.
+    codes: Mutex<std::collections::BTreeMap<u16, u64>>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    /// The sum of observed seconds, in nanoseconds, to stay an integer atomic.
+    sum_nanos: AtomicU64,
+}
+
+/// Process facts the exposition reports besides the request metrics.
+#[derive(Debug)]
+pub(crate) struct Process {
+    pub(crate) started: Instant,
+    pub(crate) start_unix: f64,
+    pub(crate) audit_events: u64,
+    pub(crate) error_events: u64,
+}
+
+/// Tracks one metered request: the active gauge goes down when it is dropped.
+#[derive(Debug)]
+pub(crate) struct Active<'a> {
+    metrics: &'a Metrics,
+    started: Instant,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        Self {
+            active: AtomicI64::new(0),
+            codes: Mutex::new(std::collections::BTreeMap::new()),
+            buckets: Default::default(),
+            count: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts a metered request.
+    pub(crate) fn start(&self) -> Active<'_> {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        Active {
+            metrics: self,
+            started: Instant::now(),
+        }
+    }
+
+    /// The exposition text.
+    pub(crate) fn render(&self, process: &Process) -> String {
+        let mut out = String::with_capacity(4096);
+        let proc_status = ProcStatus::read();
+        let codes = self
+            .codes
+            .lock()
+            .map(|codes| codes.clone())
+            .unwrap_or_default();
+        let by_class = |class: u16| -> Vec<(u16, u64)> {
+            codes
+                .iter()
+                .filter(|(code, _)| *code / 100 == class)
+                .map(|(c, n)| (*c, *n))
+                .collect()
+        };
+
+        gauge(
+            &mut out,
+            "kes_http_request_active",
+            "Number of active requests that are not finished, yet.",
+            self.active.load(Ordering::Relaxed) as f64,
+        );
+        labelled_counter(
+            &mut out,
+            "kes_http_request_error",
+            "Number of request that failed due to some error. (HTTP 4xx status code)",
+            &by_class(4),
+        );
+        labelled_counter(
+            &mut out,
+            "kes_http_request_failure",
+            "Number of request that failed due to some internal failure. (HTTP 5xx status code)",
+            &by_class(5),
+        );
+        labelled_counter(
+            &mut out,
+            "kes_http_request_success",
+            "Number of requests that have been served successfully.",
+            &by_class(2),
+        );
+        self.render_histogram(&mut out);
+        counter(
+            &mut out,
+            "kes_log_audit_events",
+            "Number of audit log events written to the audit log targets.",
+            process.audit_events,
+        );
+        counter(
+            &mut out,
+            "kes_log_error_events",
+            "Number of error log events written to the error log targets.",
+            process.error_events,
+        );
+        // Rust has no GC heap to count objects in; the data segment stands in for the heap.
+        gauge(
+            &mut out,
+            "kes_system_mem_heap_objects",
+            "The number of objects that are currently allocated on the heap memory.",
+            0.0,
+        );
+        gauge(
+            &mut out,
+            "kes_system_mem_heap_used",
+            "The number of bytes that are currently allocated on the heap memory.",
+            proc_status.data_bytes as f64,
+        );
+        gauge(
+            &mut out,
+            "kes_system_mem_stack_used",
+            "The bytes of stack memory obtained from the OS.",
+            proc_status.stack_bytes as f64,
+        );
+        gauge(
+            &mut out,
+            "kes_system_num_cpu",
+            "The number of logical CPUs available on the system. It may be larger than the number of usable CPUs.",
+            num_cpu() as f64,
+        );
+        gauge(
+            &mut out,
+            "kes_system_num_cpu_used",
+            "The number of logical CPUs usable by the server. It may be smaller than the number of available CPUs.",
+            num_cpu_used() as f64,
+        );
+        gauge(
+            &mut out,
+            "kes_system_num_threads",
+            "The number of concurrent co-routines/threads that currently exists.",
+            proc_status.threads as f64,
+        );
+        let up = process.started.elapsed();
+        gauge(
+            &mut out,
+            "kes_system_up_time",
+            "The time the server has been up and running in seconds.",
+            // KES truncates to 10 ms.
+            (up.as_millis() / 10) as f64 / 100.0,
+        );
+        gauge(
+            &mut out,
+            "process_open_fds",
+            "Number of open file descriptors.",
+            open_fds() as f64,
+        );
+        gauge(
+            &mut out,
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            proc_status.resident_bytes as f64,
+        );
+        gauge(
+            &mut out,
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            process.start_unix,
+        );
+        out
+    }
+
+    fn render_histogram(&self, out: &mut String) {
+        let name = "kes_http_response_time";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Histogram of request response times spawning from 10ms to 10s."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                go_float(*bound)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum {}", go_float(sum));
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+impl Active<'_> {
+    /// Ends the request with `status`: counts it and observes its handling time.
+    pub(crate) fn finish(self, status: u16) {
+        let metrics = self.metrics;
+        if let Ok(mut codes) = metrics.codes.lock() {
+            *codes.entry(status).or_default() += 1;
+        }
+        let elapsed = self.started.elapsed();
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|bound| secs <= *bound) {
+            if let Some(bucket) = metrics.buckets.get(i) {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        metrics.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        metrics.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.metrics.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Logical CPUs of the machine.
+pub(crate) fn num_cpu() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// CPUs the runtime uses (Go's GOMAXPROCS); tokio's default is one worker per available CPU.
+pub(crate) fn num_cpu_used() -> usize {
+    tokio::runtime::Handle::try_current()
+        .map(|h| h.metrics().num_workers())
+        .unwrap_or_else(|_| num_cpu())
+}
+
+/// Memory and thread counts from `/proc/self/status` (zero where it is not available).
+#[derive(Debug, Default)]
+pub(crate) struct ProcStatus {
+    pub(crate) resident_bytes: u64,
+    pub(crate) data_bytes: u64,
+    pub(crate) stack_bytes: u64,
+    pub(crate) threads: u64,
+}
+
+impl ProcStatus {
+    pub(crate) fn read() -> Self {
+        let Ok(text) = std::fs::read_to_string("/proc/self/status") else {
+            return Self::default();
+        };
+        let mut status = Self::default();
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let number = value
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+            match key {
+                "VmRSS" => status.resident_bytes = number * 1024,
+                "VmData" => status.data_bytes = number * 1024,
+                "VmStk" => status.stack_bytes = number * 1024,
+                "Threads" => status.threads = number,
+                _ => {}
+            }
+        }
+        status
+    }
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: f64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "{name} {}", go_float(value));
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {}", go_float(value as f64));
+}
+
+/// A `CounterVec` by `code`; left out entirely while it has no samples, as client_golang does.
+fn labelled_counter(out: &mut String, name: &str, help: &str, samples: &[(u16, u64)]) {
+    if samples.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (code, n) in samples {
+        let _ = writeln!(out, "{name}{{code=\"{code}\"}} {}", go_float(*n as f64));
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)`, which `expfmt` uses for sample values.
+pub(crate) fn go_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    if f == 0.0 {
+        return "0".into();
+    }
+    // Rust's `{:e}` gives the shortest round-tripping digits, as Go's -1 precision does.
+    let sci = format!("{f:e}");
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let Ok(exp) = exp.parse::<i32>() else {
+        return sci;
+    };
+    // With the shortest precision, strconv's 'g' switches to %e when the exponent is < -4 or >= 6.
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
+    }
+    format!("{f}")
+}
+
+/// How long ago something started, for the status endpoint.
+pub(crate) fn uptime_secs(started: Instant) -> u64 {
+    // KES rounds the uptime to whole seconds.
+    (started.elapsed() + Duration::from_millis(500)).as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_as_go_writes_them() {
+        for (f, want) in [
+            (0.0, "0"),
+            (1.0, "1"),
+            (0.01, "0.01"),
+            (1.5, "1.5"),
+            (10.0, "10"),
+            (123456.0, "123456"),
+            (5_242_880.0, "5.24288e+06"),
+            (1e21, "1e+21"),
+            (0.00001, "1e-05"),
+            (0.0001, "0.0001"),
+            (f64::INFINITY, "+Inf"),
+        ] {
+            assert_eq!(go_float(f), want, "{f}");
+        }
+    }
+
+    #[test]
+    fn exposition_omits_empty_label_families() {
+        let metrics = Metrics::new();
+        let process = Process {
+            started: Instant::now(),
+            start_unix: 1.0,
+            audit_events: 2,
+            error_events: 0,
+        };
+        let text = metrics.render(&process);
+        assert!(!text.contains("kes_http_request_success"));
+        assert!(text.contains("kes_log_audit_events 2\n"));
+        assert!(text.contains("kes_http_response_time_bucket{le=\"+Inf\"} 0\n"));
+        metrics.start().finish(200);
+        metrics.start().finish(404);
+        let text = metrics.render(&process);
+        assert!(text.contains("kes_http_request_success{code=\"200\"} 1\n"));
+        assert!(text.contains("kes_http_request_error{code=\"404\"} 1\n"));
+        assert!(!text.contains("kes_http_request_failure"));
+        assert!(text.contains("kes_http_response_time_count 2\n"));
+        assert!(text.contains("kes_http_request_active 0\n"));
+        // Families are sorted by name, as the Go registry gathers them.
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+}

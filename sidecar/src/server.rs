@@ -1,0 +1,363 @@
+//! Start-up, the accept loop, and one request from top to bottom:
+//! accept → spawn → TLS handshake (with a deadline) → peer identity → route → auth → handler → response.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use time::UtcOffset;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, error, info, warn};
+
+use kesrs_core::Identity;
+
+use crate::api_error::{ApiError, ErrorCause};
+use crate::handlers;
+use crate::logs::{AuditEvent, ErrorLevel, Logs};
+use crate::metrics::Metrics;
+use crate::reload;
+use crate::response::{self, Response, TimedOut};
+use crate::routes::{self, Auth, Match, Route};
+use crate::state::{RouteSettings, Settings, SetupError, Shared, State};
+use crate::tls::{self, PeerError, Resumption};
+
+/// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the server needs besides its settings.
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// The config file to re-read on SIGHUP; `None` in `--dev` mode.
+    pub(crate) config_path: Option<PathBuf>,
+    pub(crate) addr_override: Option<SocketAddr>,
+    pub(crate) error_level: ErrorLevel,
+    pub(crate) error_stream: tokio::sync::broadcast::Sender<Bytes>,
+    pub(crate) local_offset: UtcOffset,
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), SetupError> {
+    // 1. Open the key store and build the TLS config (the config itself was loaded by the CLI).
+    let resumption = Resumption::new().map_err(|e| SetupError::Other(e.to_string()))?;
+    let state = build_state(settings, resumption.clone()).await?;
+    // 2. Create the config's keys.
+    state.create_keys().await?;
+    // 3. Bind.
+    let addr = state.settings.address;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| SetupError::Bind { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    // 4. Serve.
+    options.error_level.set(state.settings.log.error);
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let logs = Logs::new(options.error_stream, options.local_offset);
+    logs.set_audit_level(state.settings.log.audit);
+    let shared = Arc::new(Shared {
+        state: ArcSwap::from_pointee(state),
+        logs,
+        metrics: Metrics::new(),
+        started: Instant::now(),
+        started_at: time::OffsetDateTime::now_utc().to_offset(options.local_offset),
+        resumption,
+        error_level: options.error_level,
+        shutdown,
+        config_path: options.config_path,
+        addr_override: options.addr_override,
+    });
+    tokio::spawn(reload::on_sighup(shared.clone()));
+    {
+        let state = shared.state.load();
+        let admin = &state.settings.admin;
+        // A value that is no SPKI hash can never match a client: KES shows it as disabled.
+        if admin.is_public_key_hash() {
+            info!("admin identity: {admin}");
+        } else {
+            info!("admin identity: <disabled>");
+        }
+    }
+    info!("listening on https://{local}");
+    serve(listener, shared, shutdown_tx).await;
+    Ok(())
+}
+
+/// Builds a [`State`] off the runtime: opening a key store and reading PEM files block.
+pub(crate) async fn build_state(
+    settings: Settings,
+    resumption: Resumption,
+) -> Result<State, SetupError> {
+    tokio::task::spawn_blocking(move || State::build(settings, &resumption))
+        .await
+        .map_err(|e| SetupError::Other(format!("start-up task failed: {e}")))?
+}
+
+/// Accepts connections until a termination signal, then drains them.
+async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: watch::Sender<bool>) {
+    // Every connection task holds a clone; when all are gone, `recv` returns `None`.
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let terminate = terminate_signal();
+    tokio::pin!(terminate);
+    loop {
+        tokio::select! {
+            () = &mut terminate => break,
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // Usually out of file descriptors: back off instead of spinning.
+                        warn!("failed to accept a connection: {err}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let shared = shared.clone();
+                let alive = alive.clone();
+                tokio::spawn(async move {
+                    serve_connection(tcp, peer, shared).await;
+                    drop(alive);
+                });
+            }
+        }
+    }
+    info!("shutting down: draining in-flight requests");
+    drop(listener);
+    let _ = shutdown.send(true);
+    drop(alive);
+    if tokio::time::timeout(DRAIN_TIMEOUT, all_done.recv())
+        .await
+        .is_err()
+    {
+        warn!("shutdown deadline passed; closing the remaining connections");
+    }
+}
+
+/// What a connection knows about its peer, for every request on it.
+#[derive(Debug)]
+struct Peer {
+    ip: IpAddr,
+    identity: Result<Identity, PeerError>,
+}
+
+async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
+    let _ = tcp.set_nodelay(true);
+    // Each connection takes the TLS config current at its start: a reload never drops a connection.
+    let acceptor = TlsAcceptor::from(shared.state.load().tls.clone());
+    let stream = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
+            // Go logs failed handshakes at INFO; they are the client's problem, not the server's.
+            info!(ip = %addr.ip(), "TLS handshake failed: {err}");
+            return;
+        }
+        Err(_) => {
+            debug!(ip = %addr.ip(), "TLS handshake timed out");
+            return;
+        }
+    };
+    let peer = Arc::new(Peer {
+        ip: addr.ip(),
+        identity: tls::peer_identity(stream.get_ref().1.peer_certificates()),
+    });
+    let service = {
+        let shared = shared.clone();
+        service_fn(move |req| {
+            let shared = shared.clone();
+            let peer = peer.clone();
+            async move { handle(req, &peer, shared).await }
+        })
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut shutdown = shared.shutdown.clone();
+    // The watch guard is dropped at once (`is_ok`), so no lock guard lives across an await.
+    let stopping = async move { shutdown.wait_for(|stop| *stop).await.is_ok() };
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                debug!(ip = %addr.ip(), "connection closed: {err}");
+            }
+        }
+        _ = stopping => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// One request: route, authenticate, handle, then log and audit it.
+async fn handle(
+    req: hyper::Request<Incoming>,
+    peer: &Peer,
+    shared: Arc<Shared>,
+) -> Result<Response, TimedOut> {
+    let received = Instant::now();
+    let state = shared.state.load_full();
+    let method = req.method().clone();
+    let raw_path = req.uri().path().to_owned();
+    let found = routes::find(&raw_path, req.uri().query());
+    let log_path = match &found {
+        Match::Route { path, .. } => path.clone(),
+        _ => routes::percent_decode(&raw_path).unwrap_or_else(|| raw_path.clone()),
+    };
+    let result = match found {
+        Match::NotFound => Ok(response::not_found()),
+        Match::BadRequest => Ok(response::bad_request()),
+        Match::Redirect(location) => Ok(response::moved_permanently(&method, &location)),
+        Match::Route {
+            route,
+            path,
+            resource,
+        } => {
+            if route.accepts(&method) {
+                let settings = state.route(route);
+                let work = serve_route(route, settings, &path, resource, req, peer, &shared, state);
+                if settings.timeout.is_zero() {
+                    Ok(work.await)
+                } else {
+                    // Like Go's write deadline: it covers the handler and writing the whole body.
+                    let deadline = tokio::time::Instant::from_std(received) + settings.timeout;
+                    tokio::time::timeout_at(deadline, work)
+                        .await
+                        .map(|response| {
+                            response.map(|body| response::with_deadline(body, deadline))
+                        })
+                        .map_err(|_| TimedOut)
+                }
+            } else {
+                Ok(ApiError::MethodNotAllowed {
+                    received: method.clone(),
+                    expected: route.method.clone(),
+                }
+                .into_response())
+            }
+        }
+    };
+    let identity = peer.identity.as_ref().ok().map(Identity::as_str);
+    let status = match &result {
+        Ok(response) => {
+            if let Some(ErrorCause(cause)) = response.extensions().get::<ErrorCause>() {
+                error!(
+                    req.method = %method,
+                    req.path = %log_path,
+                    req.ip = %peer.ip,
+                    req.identity = identity.unwrap_or("<unknown>"),
+                    "{cause}"
+                );
+            }
+            response.status().as_u16()
+        }
+        Err(TimedOut) => {
+            error!(
+                req.method = %method,
+                req.path = %log_path,
+                req.ip = %peer.ip,
+                req.identity = identity.unwrap_or("<unknown>"),
+                "request timed out; closing the connection"
+            );
+            return result;
+        }
+    };
+    shared.logs.audit(&AuditEvent {
+        time: shared.logs.now(),
+        ip: Some(peer.ip),
+        method: method.as_str(),
+        path: &log_path,
+        identity,
+        status,
+        latency: received.elapsed(),
+    });
+    result
+}
+
+/// A matched route with the right method: authenticate, then run its handler. The body is not read
+/// before the policy allowed the request.
+#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename these.
+async fn serve_route(
+    route: &'static Route,
+    settings: RouteSettings,
+    path: &str,
+    resource: String,
+    req: hyper::Request<Incoming>,
+    peer: &Peer,
+    shared: &Arc<Shared>,
+    state: Arc<State>,
+) -> Response {
+    let caller = match settings.auth {
+        Auth::None => None,
+        Auth::IdentifyOnly => peer.identity.as_ref().ok().cloned(),
+        Auth::Verify => match authorize(&state, peer, path) {
+            Ok(identity) => Some(identity),
+            Err(err) => return err.into_response(),
+        },
+    };
+    let active = route.metered.then(|| shared.metrics.start());
+    let request = handlers::Request {
+        state,
+        shared: shared.clone(),
+        caller,
+        resource,
+        body: req.into_body(),
+        max_body: route.max_body,
+    };
+    let response = handlers::handle(route.id, request)
+        .await
+        .unwrap_or_else(ApiError::into_response);
+    if let Some(active) = active {
+        active.finish(response.status().as_u16());
+    }
+    response
+}
+
+/// KES's "verify": the admin passes; anyone else needs a policy that allows the (clean, decoded) path.
+fn authorize(state: &State, peer: &Peer, path: &str) -> Result<Identity, ApiError> {
+    let identity = peer.identity.clone().map_err(ApiError::from)?;
+    if state.is_admin(&identity) {
+        return Ok(identity);
+    }
+    match state.policy_of(&identity) {
+        Some((_, policy)) if policy.verify(path) => Ok(identity),
+        _ => Err(ApiError::NotAllowed),
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn terminate_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(err) => {
+                warn!("cannot listen for SIGTERM: {err}");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,318 @@
+//! TLS as KES does it (kes-protocol.md 1.1 and 4.1): client certificates required but, by default,
+//! not verified beyond proof of possession; no CA names in the CertificateRequest; h2 and http/1.1.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ProducesTickets, StoresServerSessions, WebPkiClientVerifier};
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
+use tracing::warn;
+
+use kesrs_core::config::ClientAuth;
+use kesrs_core::Identity;
+
+use crate::api_error::ApiError;
+
+/// Where the server certificate comes from.
+#[derive(Debug)]
+pub(crate) enum CertSource {
+    /// PEM files from the config, re-read on every reload.
+    Files {
+        cert: std::path::PathBuf,
+        key: std::path::PathBuf,
+        /// `tls.password`: set for a legacy-encrypted PEM key, which kesrs does not read.
+        encrypted: bool,
+    },
+    /// A certificate made in memory (`--dev`).
+    InMemory {
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    },
+}
+
+/// Everything needed to build the server's TLS config.
+#[derive(Debug)]
+pub(crate) struct TlsSettings {
+    pub(crate) cert: CertSource,
+    pub(crate) client_auth: ClientAuth,
+    /// `tls.ca`: a PEM file or a directory of them, added to the system roots in `Verify` mode.
+    pub(crate) ca: Option<std::path::PathBuf>,
+    /// Any `api.<path>.skip_auth`: client certificates become optional (KES relaxes the mode globally).
+    pub(crate) optional_client_cert: bool,
+}
+
+/// State shared by every TLS config this process builds, so that resumption survives a reload.
+#[derive(Debug, Clone)]
+pub(crate) struct Resumption {
+    sessions: Arc<dyn StoresServerSessions>,
+    tickets: Arc<dyn ProducesTickets>,
+}
+
+impl Resumption {
+    pub(crate) fn new() -> Result<Self, rustls::Error> {
+        Ok(Self {
+            sessions: rustls::server::ServerSessionMemoryCache::new(1024),
+            tickets: rustls::crypto::ring::Ticketer::new()?,
+        })
+    }
+}
+
+/// Why a TLS config could not be built.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TlsError {
+    #[error("failed to read '{path}': {source}")]
+    Pem {
+        path: String,
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("no certificate in '{0}'")]
+    NoCertificate(String),
+    #[error("invalid TLS certificate: certificate does not contain any DNS or IP address as SAN")]
+    NoSan,
+    #[error("invalid TLS certificate: {0}")]
+    BadCertificate(String),
+    #[error("encrypted private keys (tls.password) are not supported; decrypt the key file")]
+    EncryptedKey,
+    #[error("failed to read CA certificates from '{path}': {reason}")]
+    Ca { path: String, reason: String },
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+    #[error("invalid client verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+/// Builds the server's TLS config: TLS 1.2 and 1.3, ALPN h2 and http/1.1, KES's client-auth mode.
+pub(crate) fn server_config(
+    settings: &TlsSettings,
+    resumption: &Resumption,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (chain, key) = match &settings.cert {
+        CertSource::Files {
+            encrypted: true, ..
+        } => return Err(TlsError::EncryptedKey),
+        CertSource::Files { cert, key, .. } => (read_certs(cert)?, read_key(key)?),
+        CertSource::InMemory { chain, key } => (chain.clone(), key.clone_key()),
+    };
+    check_san(&chain)?;
+    let mandatory = !settings.optional_client_cert;
+    let verifier: Arc<dyn ClientCertVerifier> = match settings.client_auth {
+        ClientAuth::DangerAnyCertificate => {
+            Arc::new(DangerAnyCertificate::new(provider.clone(), mandatory))
+        }
+        ClientAuth::Verify => {
+            let roots = client_roots(settings.ca.as_deref())?;
+            // No CA names either: Go clients that pick their certificate from `Certificates` would
+            // skip a self-signed one that no listed CA issued (kes-protocol.md 1.1).
+            let builder =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .clear_root_hint_subjects();
+            let builder = if mandatory {
+                builder
+            } else {
+                builder.allow_unauthenticated()
+            };
+            builder.build()?
+        }
+    };
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.session_storage = resumption.sessions.clone();
+    config.ticketer = resumption.tickets.clone();
+    Ok(Arc::new(config))
+}
+
+/// Why a connection has no usable identity; reported per request, as KES does.
+#[derive(Debug, Clone)]
+pub(crate) enum PeerError {
+    /// No non-CA certificate.
+    NoCertificate,
+    /// More than one non-CA certificate.
+    TooMany,
+    /// The certificate has no usable public key; carries kesrs-core's message.
+    Invalid(String),
+}
+
+impl From<PeerError> for ApiError {
+    fn from(err: PeerError) -> Self {
+        match err {
+            PeerError::NoCertificate => ApiError::NoClientCertificate,
+            PeerError::TooMany => ApiError::TooManyClientCertificates,
+            PeerError::Invalid(message) => ApiError::InvalidPeerCertificate(message),
+        }
+    }
+}
+
+/// The identity of the peer: the one non-CA certificate of its chain (kes-protocol.md 4.1).
+pub(crate) fn peer_identity(chain: Option<&[CertificateDer<'_>]>) -> Result<Identity, PeerError> {
+    let mut leaves = chain
+        .unwrap_or_default()
+        .iter()
+        .filter(|cert| !Identity::is_ca_certificate(cert));
+    let leaf = leaves.next().ok_or(PeerError::NoCertificate)?;
+    if leaves.next().is_some() {
+        return Err(PeerError::TooMany);
+    }
+    Identity::of_certificate(leaf).map_err(|err| PeerError::Invalid(err.message()))
+}
+
+/// DANGER: accepts any client certificate without checking its chain or validity.
+///
+/// This is KES's default (`RequireAnyClientCert`): identities are pinned by public key, and MinIO never
+/// renews its API-key certificate. The handshake signature is still verified, so the client proves it
+/// holds the private key of the certificate it presents.
+#[derive(Debug)]
+pub(crate) struct DangerAnyCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+    mandatory: bool,
+}
+
+impl DangerAnyCertificate {
+    pub(crate) fn new(provider: Arc<CryptoProvider>, mandatory: bool) -> Self {
+        Self {
+            algorithms: provider.signature_verification_algorithms,
+            mandatory,
+        }
+    }
+}
+
+impl ClientCertVerifier for DangerAnyCertificate {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        // ring offers Ed25519, ECDSA (P-256, P-384) and RSA (PKCS#1 and PSS): what Go clients use.
+        self.algorithms.supported_schemes()
+    }
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem_err = |source| TlsError::Pem {
+        path: path.display().to_string(),
+        source,
+    };
+    let chain = CertificateDer::pem_file_iter(path)
+        .map_err(pem_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_err)?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate(path.display().to_string()));
+    }
+    Ok(chain)
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        if text.contains("ENCRYPTED") {
+            return Err(TlsError::EncryptedKey);
+        }
+    }
+    PrivateKeyDer::from_pem_file(path).map_err(|source| TlsError::Pem {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// KES refuses a server certificate without any DNS or IP SAN.
+fn check_san(chain: &[CertificateDer<'_>]) -> Result<(), TlsError> {
+    let leaf = chain
+        .first()
+        .ok_or_else(|| TlsError::NoCertificate("the certificate chain".into()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf)
+        .map_err(|err| TlsError::BadCertificate(err.to_string()))?;
+    let has_san = cert
+        .subject_alternative_name()
+        .map_err(|err| TlsError::BadCertificate(err.to_string()))?
+        .is_some_and(|san| {
+            san.value.general_names.iter().any(|name| {
+                matches!(
+                    name,
+                    x509_parser::extensions::GeneralName::DNSName(_)
+                        | x509_parser::extensions::GeneralName::IPAddress(_)
+                )
+            })
+        });
+    if has_san {
+        Ok(())
+    } else {
+        Err(TlsError::NoSan)
+    }
+}
+
+/// The system roots plus `tls.ca` (a PEM file, or a directory whose files must all be PEM certificates).
+fn client_roots(ca: Option<&Path>) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for err in &native.errors {
+        warn!("failed to load a system root certificate: {err}");
+    }
+    // Unparsable system roots are skipped, as Go's SystemCertPool skips them.
+    roots.add_parsable_certificates(native.certs);
+    let Some(ca) = ca else {
+        return Ok(roots);
+    };
+    let ca_err = |reason: String| TlsError::Ca {
+        path: ca.display().to_string(),
+        reason,
+    };
+    let files = if ca.is_dir() {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(ca).map_err(|e| ca_err(e.to_string()))? {
+            let path = entry.map_err(|e| ca_err(e.to_string()))?.path();
+            if !path.is_dir() {
+                files.push(path);
+            }
+        }
+        files
+    } else {
+        vec![ca.to_path_buf()]
+    };
+    for file in files {
+        for cert in read_certs(&file).map_err(|e| ca_err(e.to_string()))? {
+            roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+        }
+    }
+    Ok(roots)
+}

@@ -1,0 +1,775 @@
+//! Black-box tests of the KES v1 API: the real `kesrs` binary, a temporary fs key store, real mTLS.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{b64, unb64, vectors, Client, ClientCert, Proto, Server, TestBody};
+
+const NOT_ALLOWED: &str = "not authorized: insufficient permissions";
+
+#[tokio::test]
+async fn every_key_route_works_for_the_admin_over_http2_and_http1() {
+    let server = Server::start("");
+    for proto in [Proto::Http2, Proto::Http1] {
+        let mut c = Client::connect(server.addr, Some(&server.admin), proto).await;
+        let key = format!("key-{proto:?}");
+
+        let r = c
+            .send("PUT", &format!("/v1/key/create/{key}"), TestBody::empty())
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("content-length"), "0");
+        assert_eq!(r.header("content-type"), "");
+        // POST is accepted where KES declares PUT; a second create is KES's "exists" sentinel.
+        c.send("POST", &format!("/v1/key/create/{key}"), TestBody::empty())
+            .await
+            .assert_error(400, "key already exists");
+
+        let r = c.get(&format!("/v1/key/describe/{key}")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), "application/json");
+        assert!(r.body.ends_with(b"}\n"));
+        let info = r.json();
+        assert_eq!(info["name"], key.as_str());
+        assert_eq!(info["algorithm"], "AES256");
+        assert_eq!(info["created_by"], server.admin.identity.as_str());
+        assert!(info["created_at"].as_str().unwrap().ends_with('Z'));
+
+        // Generate: 32-byte plaintext, and its ciphertext decrypts with the same context.
+        let r = c
+            .json(
+                "POST",
+                &format!("/v1/key/generate/{key}"),
+                r#"{"context":"Y3R4"}"#,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let dek = r.json();
+        let plaintext = unb64(dek["plaintext"].as_str().unwrap());
+        assert_eq!(plaintext.len(), 32);
+        let ciphertext = dek["ciphertext"].as_str().unwrap().to_owned();
+        let body = format!(r#"{{"ciphertext":"{ciphertext}","context":"Y3R4"}}"#);
+        let r = c
+            .json("POST", &format!("/v1/key/decrypt/{key}"), &body)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(unb64(r.json()["plaintext"].as_str().unwrap()), plaintext);
+        // The wrong context, a tampered and a truncated ciphertext are all ErrDecrypt.
+        let body = format!(r#"{{"ciphertext":"{ciphertext}","context":"b3RoZXI="}}"#);
+        c.json("POST", &format!("/v1/key/decrypt/{key}"), &body)
+            .await
+            .assert_error(400, "decryption failed: ciphertext is not authentic");
+        let mut tampered = unb64(&ciphertext);
+        tampered[0] ^= 1;
+        let body = format!(r#"{{"ciphertext":"{}","context":"Y3R4"}}"#, b64(&tampered));
+        c.json("POST", &format!("/v1/key/decrypt/{key}"), &body)
+            .await
+            .assert_error(400, "decryption failed: ciphertext is not authentic");
+        let body = format!(r#"{{"ciphertext":"{}"}}"#, b64(&unb64(&ciphertext)[..20]));
+        c.json("POST", &format!("/v1/key/decrypt/{key}"), &body)
+            .await
+            .assert_error(400, "decryption failed: ciphertext is not authentic");
+
+        // Generate with no body at all: KES skips parsing when the length is 0.
+        let r = c
+            .send("PUT", &format!("/v1/key/generate/{key}"), TestBody::empty())
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+
+        // Encrypt/decrypt round trip, case-insensitive field names, trailing bytes ignored.
+        let r = c
+            .json(
+                "PUT",
+                &format!("/v1/key/encrypt/{key}"),
+                r#"{"Plaintext":"aGVsbG8=","unknown":1} junk"#,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let ct = r.json()["ciphertext"].as_str().unwrap().to_owned();
+        let r = c
+            .json(
+                "PUT",
+                &format!("/v1/key/decrypt/{key}"),
+                &format!(r#"{{"ciphertext":"{ct}"}}"#),
+            )
+            .await;
+        assert_eq!(r.text(), "{\"plaintext\":\"aGVsbG8=\"}\n");
+
+        // HMAC is deterministic and 32 bytes; the Go client sends PUT.
+        let r1 = c
+            .json(
+                "PUT",
+                &format!("/v1/key/hmac/{key}"),
+                r#"{"message":"bXNn"}"#,
+            )
+            .await;
+        let r2 = c
+            .json(
+                "PUT",
+                &format!("/v1/key/hmac/{key}"),
+                r#"{"message":"bXNn"}"#,
+            )
+            .await;
+        assert_eq!(r1.status, 200, "{}", r1.text());
+        assert_eq!(r1.body, r2.body);
+        assert_eq!(unb64(r1.json()["hmac"].as_str().unwrap()).len(), 32);
+
+        // Listing: with and without the slash, with a prefix wildcard (%2A is `*`).
+        let r = c.get("/v1/key/list").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.json()["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == key.as_str()));
+        assert!(r.json().get("continue_at").is_none());
+        let r = c.get("/v1/key/list/").await;
+        assert!(r.json()["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == key.as_str()));
+        let r = c.get(&format!("/v1/key/list/{}%2A", &key[..5])).await;
+        assert_eq!(
+            r.json()["names"].as_array().unwrap(),
+            &vec![serde_json::json!(key)]
+        );
+        let r = c.get("/v1/key/list/nothing-here%2A").await;
+        assert_eq!(r.text(), "{\"names\":[]}\n");
+
+        // Delete, then the key is gone.
+        let r = c
+            .send(
+                "DELETE",
+                &format!("/v1/key/delete/{key}"),
+                TestBody::empty(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        c.get(&format!("/v1/key/describe/{key}"))
+            .await
+            .assert_error(404, "key does not exist");
+        c.send(
+            "DELETE",
+            &format!("/v1/key/delete/{key}"),
+            TestBody::empty(),
+        )
+        .await
+        .assert_error(404, "key does not exist");
+        c.json("POST", &format!("/v1/key/generate/{key}"), "{}")
+            .await
+            .assert_error(404, "key does not exist");
+    }
+}
+
+#[tokio::test]
+async fn import_and_legacy_formats() {
+    let server = Server::start("");
+    let mut c = server.admin().await;
+
+    // Import checks the cipher first, then the size (406), and rejects a bad body.
+    c.json(
+        "PUT",
+        "/v1/key/import/imp",
+        r#"{"key":"AAAA","cipher":"DES"}"#,
+    )
+    .await
+    .assert_error(406, "algorithm 'DES' is not supported");
+    c.json(
+        "PUT",
+        "/v1/key/import/imp",
+        r#"{"key":"AAAA","cipher":"AES256"}"#,
+    )
+    .await
+    .assert_error(406, "invalid key size for 'AES256'");
+    c.json(
+        "PUT",
+        "/v1/key/import/imp",
+        r#"{"key":"not base64!","cipher":"AES256"}"#,
+    )
+    .await
+    .assert_error(400, "invalid import key request body");
+    c.send("PUT", "/v1/key/import/imp", TestBody::empty())
+        .await
+        .assert_error(400, "invalid import key request body");
+
+    // Every KES decrypt vector: import its key, decrypt its (legacy or current) ciphertext.
+    let vectors = vectors();
+    let cases = vectors["ciphertext_decrypt"].as_array().unwrap();
+    let mut ok = 0;
+    for (i, case) in cases.iter().enumerate() {
+        let name = format!("vec-{i}");
+        let cipher = case["key_type"].as_str().unwrap();
+        let body = format!(
+            r#"{{"key":"{}","cipher":"{cipher}"}}"#,
+            case["key_b64"].as_str().unwrap()
+        );
+        let r = c
+            .json("POST", &format!("/v1/key/import/{name}"), &body)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let ciphertext = match case["ciphertext_json_text"].as_str() {
+            Some(json) => b64(json.as_bytes()),
+            None => case["ciphertext_b64"].as_str().unwrap().to_owned(),
+        };
+        let body = format!(
+            r#"{{"ciphertext":"{ciphertext}","context":"{}"}}"#,
+            case["context_b64"].as_str().unwrap()
+        );
+        let r = c
+            .json("POST", &format!("/v1/key/decrypt/{name}"), &body)
+            .await;
+        if case["expected"] == "ok" {
+            assert_eq!(r.status, 200, "vector {i}: {}", r.text());
+            assert_eq!(r.json()["plaintext"], case["plaintext_b64"], "vector {i}");
+            ok += 1;
+        } else {
+            r.assert_error(400, "decryption failed: ciphertext is not authentic");
+        }
+    }
+    assert!(ok >= 8, "only {ok} vectors decrypted");
+    let info = c.get("/v1/key/describe/vec-1").await.json();
+    assert_eq!(info["algorithm"], "ChaCha20");
+
+    // A legacy JSON key written by old KES: describable, usable, but no HMAC (409).
+    std::fs::write(
+        server.keys_dir().join("legacy"),
+        r#"{"bytes":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#,
+    )
+    .unwrap();
+    let r = c.get("/v1/key/describe/legacy").await;
+    assert_eq!(
+        r.text(),
+        "{\"name\":\"legacy\",\"algorithm\":\"AES256\",\"created_at\":\"0001-01-01T00:00:00Z\"}\n"
+    );
+    c.json("PUT", "/v1/key/hmac/legacy", r#"{"message":""}"#)
+        .await
+        .assert_error(409, "key does not support HMAC");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_kes_errors() {
+    let server = Server::start("");
+    let mut c = server.admin().await;
+    c.send("PUT", "/v1/key/create/k", TestBody::empty()).await;
+
+    for body in [
+        "",
+        "{",
+        "[1]",
+        r#"{"plaintext":"AAE"}"#,
+        r#"{"plaintext":5}"#,
+    ] {
+        c.json("PUT", "/v1/key/encrypt/k", body)
+            .await
+            .assert_error(400, "invalid request body");
+    }
+    c.json("PUT", "/v1/key/decrypt/k", r#"{"ciphertext":"***"}"#)
+        .await
+        .assert_error(400, "invalid request body");
+    c.send("PUT", "/v1/key/hmac/k", TestBody::empty())
+        .await
+        .assert_error(400, "invalid request body");
+
+    // Invalid names are echoed with Go's HTML-safe escaping; %2F decodes to `/`, which is invalid.
+    let long = "a".repeat(81);
+    c.send("PUT", &format!("/v1/key/create/{long}"), TestBody::empty())
+        .await
+        .assert_error(
+            400,
+            &format!("key name '{long}' is empty, too long or contains invalid characters"),
+        );
+    c.send("PUT", "/v1/key/create/hel%3Clo", TestBody::empty())
+        .await
+        .assert_error(
+            400,
+            "key name 'hel\\u003clo' is empty, too long or contains invalid characters",
+        );
+    c.send("PUT", "/v1/key/create/a%2Fb", TestBody::empty())
+        .await
+        .assert_error(
+            400,
+            "key name 'a/b' is empty, too long or contains invalid characters",
+        );
+    c.get("/v1/key/list/*-*").await.assert_error(
+        400,
+        "listing pattern '*-*' is empty, too long or is invalid",
+    );
+
+    // Oversized bodies, with a Content-Length and chunked, are cut off at 1,000,000 bytes.
+    let big = format!(r#"{{"plaintext":"{}"}}"#, "A".repeat(1_000_000));
+    c.send(
+        "PUT",
+        "/v1/key/encrypt/k",
+        TestBody::full(big.clone().into_bytes()),
+    )
+    .await
+    .assert_error(400, "invalid request body");
+    let chunks = big
+        .as_bytes()
+        .chunks(64 * 1024)
+        .map(<[u8]>::to_vec)
+        .collect();
+    c.send("PUT", "/v1/key/encrypt/k", TestBody::chunked(chunks))
+        .await
+        .assert_error(400, "invalid request body");
+    // A chunked body under the limit is fine.
+    let chunks = vec![b"{\"plaintext\":".to_vec(), b"\"AAE=\"}".to_vec()];
+    let r = c
+        .send("PUT", "/v1/key/encrypt/k", TestBody::chunked(chunks))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
+async fn go_servemux_routing() {
+    let server = Server::start("");
+    let mut c = Client::connect(server.addr, Some(&server.admin), Proto::Http1).await;
+
+    for path in [
+        "/",
+        "/v1/unknown",
+        "/v1/status/",
+        "/v1/identity/self/describe/",
+    ] {
+        let r = c.get(path).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.text(), "404 page not found\n");
+        assert_eq!(r.header("content-type"), "text/plain; charset=utf-8");
+        assert_eq!(r.header("x-content-type-options"), "nosniff");
+    }
+
+    let r = c.get("/v1/key/create").await;
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), "/v1/key/create/");
+    assert_eq!(
+        r.text(),
+        "<a href=\"/v1/key/create/\">Moved Permanently</a>.\n\n"
+    );
+    let r = c
+        .send("POST", "/v1/policy/list?x=1", TestBody::empty())
+        .await;
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), "/v1/policy/list/?x=1");
+    assert!(r.body.is_empty());
+
+    // Non-canonical paths redirect before authentication, so policies see clean paths only.
+    let r = c.get("/v1/key/describe/../x").await;
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), "/v1/key/x");
+    assert_eq!(c.get("/v1/key/x").await.status, 404);
+    let r = c.get("/v1//status").await;
+    assert_eq!((r.status, r.header("location")), (301, "/v1/status"));
+    let r = c.get("/v1/./status").await;
+    assert_eq!((r.status, r.header("location")), (301, "/v1/status"));
+
+    // The wrong method: 405 with `Accept`, HEAD included.
+    let r = c.get("/v1/key/create/k").await;
+    r.assert_error(405, "received method 'GET' expected 'PUT'");
+    assert_eq!(r.header("accept"), "PUT");
+    let r = c.send("HEAD", "/v1/status", TestBody::empty()).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("accept"), "GET");
+    c.send("POST", "/v1/key/delete/k", TestBody::empty())
+        .await
+        .assert_error(405, "received method 'POST' expected 'DELETE'");
+}
+
+#[tokio::test]
+async fn server_endpoints_version_status_ready_api_metrics() {
+    let server = Server::start("api:\n  /v1/key/create/:\n    timeout: 42s\n");
+    let mut c = server.admin().await;
+
+    let r = c.get("/version").await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert!(v["version"].is_string() && v["commit"].is_string());
+
+    let r = c.get("/v1/ready").await;
+    assert_eq!((r.status, r.body.len()), (200, 0));
+
+    let r = c.get("/v1/status").await;
+    assert_eq!(r.status, 200);
+    let s = r.json();
+    for field in [
+        "version",
+        "os",
+        "arch",
+        "uptime",
+        "num_cpu",
+        "num_cpu_used",
+        "mem_heap_used",
+        "mem_stack_used",
+    ] {
+        assert!(s.get(field).is_some(), "{field}: {s}");
+    }
+    assert!(s["uptime"].is_u64());
+    assert!(s["keystore_latency"].as_u64().unwrap() >= 1);
+    assert!(s.get("keystore_unreachable").is_none());
+    assert_eq!(s["os"], "linux");
+
+    let r = c.get("/v1/api").await;
+    let routes = r.json();
+    let routes = routes.as_array().unwrap();
+    assert_eq!(routes.len(), 22);
+    let create = routes
+        .iter()
+        .find(|r| r["path"] == "/v1/key/create/")
+        .unwrap();
+    assert_eq!(
+        create,
+        &serde_json::json!({"method":"PUT","path":"/v1/key/create/","max_body":0,"timeout":42})
+    );
+    let import = routes
+        .iter()
+        .find(|r| r["path"] == "/v1/key/import/")
+        .unwrap();
+    assert_eq!(import["max_body"], 1_000_000);
+    assert_eq!(import["timeout"], 15);
+    let audit = routes
+        .iter()
+        .find(|r| r["path"] == "/v1/log/audit")
+        .unwrap();
+    assert_eq!(audit["timeout"], 0);
+
+    // Metrics: text format 0.0.4; request counters appear once a key route answered.
+    c.send("PUT", "/v1/key/create/m", TestBody::empty()).await;
+    c.get("/v1/key/describe/missing").await;
+    let r = c.get("/v1/metrics").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        "text/plain; version=0.0.4; charset=utf-8; escaping=underscores"
+    );
+    let text = r.text();
+    let mut families = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let name = parts.next().unwrap();
+            let kind = parts.next().unwrap();
+            assert!(["gauge", "counter", "histogram"].contains(&kind), "{line}");
+            families.push(name.to_owned());
+        } else if !line.starts_with('#') {
+            let (name, value) = line.rsplit_once(' ').unwrap();
+            assert!(!name.is_empty());
+            let value = value.replace("+Inf", "inf");
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad sample: {line}"));
+        }
+    }
+    for family in [
+        "kes_http_request_active",
+        "kes_http_request_error",
+        "kes_http_request_success",
+        "kes_http_response_time",
+        "kes_log_audit_events",
+        "kes_log_error_events",
+        "kes_system_num_cpu",
+        "kes_system_up_time",
+    ] {
+        assert!(
+            families.iter().any(|f| f == family),
+            "{family} missing:\n{text}"
+        );
+    }
+    assert!(!families.iter().any(|f| f == "kes_http_request_failure"));
+    assert!(
+        text.contains("kes_http_request_success{code=\"200\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kes_http_request_error{code=\"404\"} 1\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn policies_admin_bypass_and_identities() {
+    let user = ClientCert::ecdsa();
+    let stranger = ClientCert::ed25519();
+    let config = format!(
+        "policy:\n  app:\n    allow:\n      - /v1/key/create/app-*\n      - /v1/key/generate/app-*\n      - /v1/key/describe/app-*\n    deny:\n      - /v1/key/generate/app-secret*\n    identities:\n      - {}\n",
+        user.identity
+    );
+    let server = Server::start(&config);
+    let mut admin = server.admin().await;
+    let mut u = Client::connect(server.addr, Some(&user), Proto::Http2).await;
+    let mut s = Client::connect(server.addr, Some(&stranger), Proto::Http2).await;
+
+    assert_eq!(
+        u.send("PUT", "/v1/key/create/app-1", TestBody::empty())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        u.send("PUT", "/v1/key/create/app-secret", TestBody::empty())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        u.json("PUT", "/v1/key/generate/app-1", "{}").await.status,
+        200
+    );
+    // Deny wins over allow.
+    u.json("PUT", "/v1/key/generate/app-secret", "{}")
+        .await
+        .assert_error(403, NOT_ALLOWED);
+    u.send("PUT", "/v1/key/create/other", TestBody::empty())
+        .await
+        .assert_error(403, NOT_ALLOWED);
+    u.get("/v1/status").await.assert_error(403, NOT_ALLOWED);
+    // The creator is recorded.
+    let info = u.get("/v1/key/describe/app-1").await.json();
+    assert_eq!(info["created_by"], user.identity.as_str());
+
+    // An identity without a policy gets 403 on every verify route, but may call /version.
+    for path in [
+        "/v1/status",
+        "/v1/ready",
+        "/v1/metrics",
+        "/v1/api",
+        "/v1/key/list/",
+        "/v1/key/describe/app-1",
+        "/v1/policy/list/",
+        "/v1/identity/list/",
+        "/v1/log/audit",
+    ] {
+        s.get(path).await.assert_error(403, NOT_ALLOWED);
+    }
+    assert_eq!(s.get("/version").await.status, 200);
+    s.get("/v1/identity/self/describe")
+        .await
+        .assert_error(404, "identity does not exist");
+
+    // The admin bypasses policies.
+    assert_eq!(
+        admin
+            .json("PUT", "/v1/key/generate/app-secret", "{}")
+            .await
+            .status,
+        200
+    );
+
+    // Self-describe: the admin, and a policy user in the shape kms-go's DescribeSelf parses.
+    let me = admin.get("/v1/identity/self/describe").await.json();
+    assert_eq!(me["identity"], server.admin.identity.as_str());
+    assert_eq!(me["admin"], true);
+    let r = u.get("/v1/identity/self/describe").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let me = r.json();
+    assert_eq!(me["identity"], user.identity.as_str());
+    assert_eq!(me["policy"], "app");
+    assert_eq!(me["allow"]["/v1/key/create/app-*"], serde_json::json!({}));
+    assert_eq!(
+        me["deny"]["/v1/key/generate/app-secret*"],
+        serde_json::json!({})
+    );
+    assert_eq!(me["created_by"], server.admin.identity.as_str());
+
+    // Policy and identity endpoints.
+    let p = admin.get("/v1/policy/describe/app").await.json();
+    assert_eq!(p["name"], "app");
+    assert_eq!(p["created_by"], server.admin.identity.as_str());
+    let p = admin.get("/v1/policy/read/app").await;
+    assert!(p.text().contains("\"allow\":{\"/v1/key/create/app-*\":{},\"/v1/key/describe/app-*\":{},\"/v1/key/generate/app-*\":{}},\"deny\":{\"/v1/key/generate/app-secret*\":{}}"), "{}", p.text());
+    admin
+        .get("/v1/policy/read/nope")
+        .await
+        .assert_error(404, "policy does not exist");
+    admin.get("/v1/policy/describe/a.b").await.assert_error(
+        400,
+        "policy name 'a.b' is empty, too long or contains invalid characters",
+    );
+    assert_eq!(
+        admin.get("/v1/policy/list/").await.text(),
+        "{\"names\":[\"app\"],\"continue_at\":\"\"}\n"
+    );
+    assert_eq!(
+        admin.get("/v1/policy/list/x%2A").await.text(),
+        "{\"names\":[],\"continue_at\":\"\"}\n"
+    );
+
+    let i = admin
+        .get(&format!("/v1/identity/describe/{}", user.identity))
+        .await
+        .json();
+    assert_eq!(i["policy"], "app");
+    let i = admin
+        .get(&format!("/v1/identity/describe/{}", server.admin.identity))
+        .await
+        .json();
+    assert_eq!(i["admin"], true);
+    admin
+        .get(&format!("/v1/identity/describe/{}", stranger.identity))
+        .await
+        .assert_error(404, "identity does not exist");
+    let list = admin.get("/v1/identity/list/").await.json();
+    let mut expected = vec![server.admin.identity.clone(), user.identity.clone()];
+    expected.sort();
+    assert_eq!(list["identities"], serde_json::json!(expected));
+    assert_eq!(list["continue_at"], "");
+}
+
+#[tokio::test]
+async fn client_certificates_ed25519_ecdsa_rsa_tls12_and_none() {
+    let ecdsa = ClientCert::ecdsa();
+    let rsa = ClientCert::rsa();
+    let api = ClientCert::api_key("kes:v1:AD9E7FSYWrMD+VjhI6q545cYT9YOyFxZb7UnjEepYDRc");
+    let config = format!(
+        "policy:\n  status:\n    allow:\n      - /v1/status\n    identities:\n      - {}\n      - {}\n      - {}\n",
+        ecdsa.identity, rsa.identity, api.identity
+    );
+    let server = Server::start(&config);
+    for cert in [&server.admin, &ecdsa, &rsa, &api] {
+        for tls12 in [false, true] {
+            let mut c = Client::try_connect(server.addr, Some(cert), Proto::Http2, tls12)
+                .await
+                .unwrap();
+            let r = c.get("/v1/status").await;
+            assert_eq!(r.status, 200, "tls12={tls12}: {}", r.text());
+            // The server sends no CA names, so Go's `Certificates` selection presents the cert.
+            let hints = c.hints.lock().unwrap();
+            assert!(hints.asked, "no CertificateRequest");
+            assert!(hints.root_hint_subjects.is_empty(), "CA hints sent");
+            assert!(hints.schemes.contains(&rustls::SignatureScheme::ED25519));
+            assert!(hints
+                .schemes
+                .contains(&rustls::SignatureScheme::ECDSA_NISTP256_SHA256));
+            assert!(hints
+                .schemes
+                .contains(&rustls::SignatureScheme::RSA_PSS_SHA256));
+        }
+    }
+
+    // No certificate: the handshake (or the first request, with TLS 1.3) fails.
+    let rejected = match Client::try_connect(server.addr, None, Proto::Http1, false).await {
+        Err(_) => true,
+        Ok(mut c) => c
+            .try_send("GET", "/version", TestBody::empty())
+            .await
+            .is_err(),
+    };
+    assert!(rejected, "a client without a certificate was served");
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_without_blocking_others() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = Server::start("");
+    let mut slow = common::tls_connect(
+        server.addr,
+        common::TlsOptions {
+            cert: Some(&server.admin),
+            alpn: vec![b"http/1.1".to_vec()],
+            tls12_only: false,
+            hints: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    slow.write_all(b"GET /v1/status HTTP/1.1\r\nHost: local")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+
+    // Others are served meanwhile.
+    let mut c = server.admin().await;
+    assert_eq!(c.get("/v1/status").await.status, 200);
+
+    // The slow one is closed after the 5 s header timeout.
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "slow client was never cut off");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(4),
+        "cut off too early: {elapsed:?}"
+    );
+    assert!(!String::from_utf8_lossy(&buf).contains("503"));
+}
+
+#[tokio::test]
+async fn route_timeouts_close_the_stream_never_503() {
+    let server = Server::start("api:\n  /v1/log/audit:\n    timeout: 1s\n");
+    let mut c = Client::connect(server.addr, Some(&server.admin), Proto::Http1).await;
+    // The audit stream would never end; with a 1 s timeout the connection is torn down instead.
+    let result = tokio::time::timeout(
+        Duration::from_secs(5),
+        c.try_send("GET", "/v1/log/audit", TestBody::empty()),
+    )
+    .await
+    .expect("timeout did not fire");
+    match result {
+        Err(_) => {}
+        Ok(reply) => assert_ne!(reply.status, 503, "{}", reply.text()),
+    }
+}
+
+#[tokio::test]
+async fn client_chains_skip_ca_certificates_and_reject_two_leaves() {
+    let ca = common::Ca::new();
+    let leaf = ClientCert::ed25519();
+    let server = Server::start_with_admin(leaf.clone(), "");
+    // A CA certificate in the presented chain is skipped: the identity is the leaf's (the admin).
+    let with_ca = leaf.clone().with_chain(vec![ca.der()]);
+    let mut c = Client::connect(server.addr, Some(&with_ca), Proto::Http2).await;
+    assert_eq!(c.get("/v1/status").await.status, 200);
+    // Two non-CA certificates: KES's 400, on every verify route.
+    let two = leaf.with_chain(vec![ClientCert::ecdsa().cert]);
+    let mut c = Client::connect(server.addr, Some(&two), Proto::Http2).await;
+    c.get("/v1/status")
+        .await
+        .assert_error(400, "tls: received more than one client certificate");
+}
+
+#[tokio::test]
+async fn skip_auth_makes_client_certificates_optional() {
+    let server = Server::start("api:\n  /v1/status:\n    skip_auth: true\n");
+    let mut c = Client::connect(server.addr, None, Proto::Http1).await;
+    assert_eq!(c.get("/version").await.status, 200);
+    assert_eq!(c.get("/v1/status").await.status, 200);
+    c.get("/v1/key/list/")
+        .await
+        .assert_error(400, "tls: client certificate is required");
+    // An identity without a policy passes the skip_auth route, and only that one.
+    let mut s = Client::connect(server.addr, Some(&ClientCert::ecdsa()), Proto::Http2).await;
+    assert_eq!(s.get("/v1/status").await.status, 200);
+    s.get("/v1/ready").await.assert_error(403, NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn tls_auth_on_verifies_the_chain_without_sending_ca_names() {
+    let ca = common::Ca::new();
+    let issued = ClientCert::issued_by(&ca);
+    let ca_pem = ca.cert.pem();
+    let server = Server::start_full(
+        issued.clone(),
+        |dir| {
+            std::fs::write(dir.join("ca.pem"), &ca_pem).unwrap();
+            format!("  auth: on\n  ca: {}/ca.pem\n", dir.display())
+        },
+        "",
+    );
+    let mut c = Client::connect(server.addr, Some(&issued), Proto::Http2).await;
+    assert_eq!(c.get("/v1/status").await.status, 200);
+    assert!(c.hints.lock().unwrap().root_hint_subjects.is_empty());
+    // A self-signed certificate does not verify.
+    let stranger = ClientCert::ecdsa();
+    let rejected =
+        match Client::try_connect(server.addr, Some(&stranger), Proto::Http1, false).await {
+            Err(_) => true,
+            Ok(mut c) => c
+                .try_send("GET", "/version", TestBody::empty())
+                .await
+                .is_err(),
+        };
+    assert!(
+        rejected,
+        "an unverified certificate was accepted with tls.auth: on"
+    );
+}

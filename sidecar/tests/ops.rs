@@ -1,0 +1,291 @@
+//! Black-box tests of operations: log streams, SIGHUP reload, shutdown, `--dev` and the identity CLI.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt as _;
+
+use common::{spawn_and_wait, Client, ClientCert, Proto, Server, TestBody, BIN};
+
+#[tokio::test]
+async fn audit_stream_and_stdout_receive_every_request() {
+    let server = Server::start("");
+    let mut streamer = Client::connect(server.addr, Some(&server.admin), Proto::Http1).await;
+    let (status, mut body) = streamer.stream("/v1/log/audit").await;
+    assert_eq!(status, 200);
+
+    let mut c = server.admin().await;
+    // Keep requesting until the subscriber sees an event: it subscribes when its response starts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut received = String::new();
+    let event = loop {
+        c.get("/v1/key/describe/nope").await;
+        match tokio::time::timeout(Duration::from_millis(200), body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    received.push_str(std::str::from_utf8(&data).unwrap());
+                }
+            }
+            Ok(other) => panic!("audit stream ended: {other:?}"),
+            Err(_) => assert!(Instant::now() < deadline, "no audit event: {received}"),
+        }
+        // Each event is one line; the stream's own request is audited too.
+        let found = received
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["request"]["path"] == "/v1/key/describe/nope");
+        if let Some(event) = found {
+            break event;
+        }
+    };
+    assert_eq!(event["request"]["method"], "GET");
+    assert_eq!(event["request"]["identity"], server.admin.identity.as_str());
+    assert_eq!(event["request"]["ip"], "127.0.0.1");
+    assert_eq!(event["response"]["code"], 404);
+    assert!(event["response"]["time"].as_u64().unwrap() > 0);
+    assert!(event["time"].is_string());
+
+    // The same events go to stdout, one JSON object per line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server
+        .stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("/v1/key/describe/nope"))
+    {
+        assert!(Instant::now() < deadline, "no audit line on stdout");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stdout = server.stdout.lock().unwrap().clone();
+    for line in stdout {
+        serde_json::from_str::<serde_json::Value>(&line).unwrap();
+    }
+
+    // The metrics count the events written to the stream.
+    let text = c.get("/v1/metrics").await.text();
+    let count = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kes_log_audit_events "))
+        .unwrap();
+    assert!(count.parse::<f64>().unwrap() >= 1.0, "{count}");
+}
+
+#[tokio::test]
+async fn error_stream_receives_log_records() {
+    let server = Server::start("");
+    let mut streamer = Client::connect(server.addr, Some(&server.admin), Proto::Http1).await;
+    let (status, mut body) = streamer.stream("/v1/log/error").await;
+    assert_eq!(status, 200);
+    // A failed handshake is logged at INFO, which the default error level lets through.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut received = String::new();
+    while !received.contains("TLS handshake failed") {
+        let _ = Client::try_connect(server.addr, None, Proto::Http1, false).await;
+        if let Ok(Some(Ok(frame))) =
+            tokio::time::timeout(Duration::from_millis(200), body.frame()).await
+        {
+            if let Ok(data) = frame.into_data() {
+                received.push_str(std::str::from_utf8(&data).unwrap());
+            }
+        }
+        assert!(Instant::now() < deadline, "no error event: {received}");
+    }
+    for line in received.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        let message = event["message"].as_str().unwrap();
+        assert!(message.starts_with("time="), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn sighup_reloads_policies_and_keeps_the_old_config_when_the_new_one_is_bad() {
+    let user = ClientCert::ecdsa();
+    let deny = format!(
+        "policy:\n  p:\n    allow:\n      - /v1/key/list/*\n    identities:\n      - {}\n",
+        user.identity
+    );
+    let allow = deny.replace("/v1/key/list/*", "/v1/status");
+    let server = Server::start(&deny);
+    // A connection opened before the reload keeps working after it.
+    let mut u = Client::connect(server.addr, Some(&user), Proto::Http2).await;
+    assert_eq!(u.get("/v1/status").await.status, 403);
+    assert_eq!(u.get("/v1/key/list/").await.status, 200);
+
+    server.reload(&format!("{allow}keys:\n  - name: from-reload\n"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while u.get("/v1/status").await.status != 200 {
+        assert!(Instant::now() < deadline, "reload did not take effect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(u.get("/v1/key/list/").await.status, 403);
+    // Startup keys are created on reload, by the admin.
+    let mut admin = server.admin().await;
+    let info = admin.get("/v1/key/describe/from-reload").await.json();
+    assert_eq!(info["created_by"], server.admin.identity.as_str());
+
+    // A broken config is rejected; the old one stays.
+    std::fs::write(server.config_path(), "admin: [this is not valid").unwrap();
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stderr_contains("failed to reload") {
+        assert!(Instant::now() < deadline, "no reload error logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(u.get("/v1/status").await.status, 200);
+    let mut fresh = Client::connect(server.addr, Some(&user), Proto::Http1).await;
+    assert_eq!(fresh.get("/v1/status").await.status, 200);
+}
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_zero() {
+    let mut server = Server::start("");
+    let mut c = server.admin().await;
+    assert_eq!(c.get("/v1/status").await.status, 200);
+    server.signal("TERM");
+    let status = server
+        .wait_exit(Duration::from_secs(15))
+        .expect("kesrs did not exit on SIGTERM");
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn dev_mode_prints_an_api_key_that_works() {
+    let mut command = Command::new(BIN);
+    command.args(["server", "--dev", "--addr", "127.0.0.1:0"]);
+    let (mut child, addr, stdout, _stderr) = spawn_and_wait(command);
+    let guard = KillOnDrop(&mut child);
+    let key = stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("kes:v1:"))
+                .map(str::to_owned)
+        })
+        .expect("no API key printed");
+    let cert = ClientCert::api_key(&key);
+    let mut c = Client::connect(addr, Some(&cert), Proto::Http2).await;
+    assert_eq!(
+        c.send("POST", "/v1/key/create/dev", TestBody::empty())
+            .await
+            .status,
+        200
+    );
+    let r = c.json("POST", "/v1/key/generate/dev", "{}").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let me = c.get("/v1/identity/self/describe").await.json();
+    assert_eq!(me["admin"], true);
+    // Any other certificate is not the admin.
+    let other = ClientCert::ed25519();
+    let mut o = Client::connect(addr, Some(&other), Proto::Http2).await;
+    assert_eq!(o.get("/v1/key/list/").await.status, 403);
+    drop(guard);
+
+    let out = Command::new(BIN)
+        .args(["server", "--dev", "--config", "x.yml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+struct KillOnDrop<'a>(&'a mut std::process::Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn identity_cli() {
+    let key = "kes:v1:AD9E7FSYWrMD+VjhI6q545cYT9YOyFxZb7UnjEepYDRc";
+    let expected = kesrs_core::ApiKey::parse(key)
+        .unwrap()
+        .identity()
+        .to_string();
+    let out = Command::new(BIN)
+        .args(["identity", "of", key])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not a TTY: no trailing newline.
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+
+    let out = Command::new(BIN)
+        .args(["identity", "new"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let new_key = text
+        .split_whitespace()
+        .find(|w| w.starts_with("kes:v1:"))
+        .unwrap();
+    let id = kesrs_core::ApiKey::parse(new_key)
+        .unwrap()
+        .identity()
+        .to_string();
+    assert!(text.contains(&id));
+
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("client.key");
+    let cert_file = dir.path().join("client.crt");
+    let out = Command::new(BIN)
+        .args([
+            "identity",
+            "new",
+            "--ip",
+            "127.0.0.1",
+            "--dns",
+            "localhost",
+            "--key",
+        ])
+        .arg(&key_file)
+        .arg("--cert")
+        .arg(&cert_file)
+        .arg("my-client")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let out = Command::new(BIN)
+        .arg("identity")
+        .arg("of")
+        .arg(&cert_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), printed);
+    // The files are refused a second time without --force.
+    let out = Command::new(BIN)
+        .args(["identity", "new", "--key"])
+        .arg(&key_file)
+        .arg("--cert")
+        .arg(&cert_file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
