@@ -6,10 +6,12 @@ package gocompat
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -329,4 +331,57 @@ func TestListKeys(t *testing.T) {
 			t.Errorf(`ListKeys("list_*"): want %v, got %v`, mine, got)
 		}
 	})
+}
+
+// TestConcurrentRequests: several requests for the same key at once, the
+// key missing or not yet cached (several MinIO nodes starting together all
+// probe the default key). Each must get the answer it would get alone.
+func TestConcurrentRequests(t *testing.T) {
+	ctx := testCtx(t)
+	admin := srv.adminClient()
+	const n = 8
+	run := func(f func(i int) error) []error {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func(i int) { defer wg.Done(); errs[i] = f(i) }(i)
+		}
+		wg.Wait()
+		return errs
+	}
+	for round := 0; round < 3; round++ {
+		missing := fmt.Sprintf("concurrent-missing-%d", round)
+		clients := make([]*kes.Client, n)
+		for i := range clients {
+			clients[i] = srv.minioClient(t) // one connection per "node"
+		}
+		errs := run(func(i int) error {
+			_, err := clients[i].GenerateKey(ctx, missing, []byte("{}"))
+			return err
+		})
+		for i, err := range errs {
+			wantErrIs(t, fmt.Sprintf("round %d, node %d: concurrent GenerateKey(missing key)", round, i), err, kes.ErrKeyNotFound)
+		}
+		errs = run(func(i int) error {
+			_, err := clients[i].DescribeKey(ctx, missing)
+			return err
+		})
+		for i, err := range errs {
+			wantErrIs(t, fmt.Sprintf("round %d, node %d: concurrent DescribeKey(missing key)", round, i), err, kes.ErrKeyNotFound)
+		}
+
+		// Created, so not cached yet: every concurrent first use succeeds.
+		fresh := fmt.Sprintf("concurrent-fresh-%d", round)
+		must(t, "CreateKey", admin.CreateKey(ctx, fresh))
+		errs = run(func(i int) error {
+			_, err := clients[i].GenerateKey(ctx, fresh, []byte("{}"))
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d, node %d: concurrent GenerateKey(fresh key): %s", round, i, describeErr(err))
+			}
+		}
+	}
 }
