@@ -38,7 +38,7 @@ func run(m *testing.M) int {
 	code := m.Run()
 	srv.Stop()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "go-compat: last lines of the shared %s server's log:\n%s\n", kind, srv.logTail(60))
+		fmt.Fprintf(os.Stderr, "go-compat: last lines of the shared %s server's log:\n%s\n", kind, srv.logTail(30))
 	}
 	return code
 }
