@@ -70,42 +70,53 @@ func TestAuditLog(t *testing.T) {
 	must(t, "CreateKey", admin.CreateKey(ctx, "audit-key"))
 	events := subscribeAudit(ctx, t, admin)
 
-	c := srv.apiKeyClient(t)
-	want := map[string]int{"/v1/key/describe/audit-key": 200, "/v1/key/describe/audit-missing": 404}
+	c, unknown := srv.apiKeyClient(t), srv.unknownClient()
+	type call struct {
+		path string
+		id   kes.Identity
+	}
+	// Every request is audited: successes, errors and refusals.
+	want := map[call]int{
+		{"/v1/key/describe/audit-key", env.apiID}:            200,
+		{"/v1/key/describe/audit-missing", env.apiID}:        404,
+		{"/v1/key/describe/audit-key", env.unknown.identity}: 403,
+	}
 	fire := func() {
 		_, _ = c.DescribeKey(ctx, "audit-key")
 		_, _ = c.DescribeKey(ctx, "audit-missing")
+		_, _ = unknown.DescribeKey(ctx, "audit-key")
 	}
 	// The subscription may take effect after the first requests, so repeat
 	// them until their events arrive.
 	fire()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	found := map[string]bool{}
+	found := map[call]bool{}
 	for len(found) < len(want) {
 		select {
 		case ev, ok := <-events:
 			if !ok {
 				t.Fatalf("audit stream ended; events seen for %v, want %v", found, want)
 			}
-			code, mine := want[ev.APIPath]
-			if !mine || ev.ClientIdentity != env.apiID {
+			k := call{ev.APIPath, ev.ClientIdentity}
+			code, mine := want[k]
+			if !mine {
 				continue
 			}
-			found[ev.APIPath] = true
+			found[k] = true
 			if ev.StatusCode != code {
-				t.Errorf("audit event %s: status: want %d, got %d", ev.APIPath, code, ev.StatusCode)
+				t.Errorf("audit event %v: status: want %d, got %d", k, code, ev.StatusCode)
 			}
 			if !ev.ClientIP.Equal(net.IPv4(127, 0, 0, 1)) {
-				t.Errorf("audit event %s: client IP: want 127.0.0.1, got %v", ev.APIPath, ev.ClientIP)
+				t.Errorf("audit event %v: client IP: want 127.0.0.1, got %v", k, ev.ClientIP)
 			}
 			if d := time.Since(ev.Timestamp); d < -time.Minute || d > time.Minute {
-				t.Errorf("audit event %s: time %v is not about now", ev.APIPath, ev.Timestamp)
+				t.Errorf("audit event %v: time %v is not about now", k, ev.Timestamp)
 			}
 			// The client reads the response time as a Go Duration (ns); a
 			// request takes far more than 1µs, and less than 10s.
 			if ev.ResponseTime < time.Microsecond || ev.ResponseTime > 10*time.Second {
-				t.Errorf("audit event %s: response time %v: want integer nanoseconds in [1µs, 10s]", ev.APIPath, ev.ResponseTime)
+				t.Errorf("audit event %v: response time %v: want integer nanoseconds in [1µs, 10s]", k, ev.ResponseTime)
 			}
 		case <-tick.C:
 			fire()
