@@ -23,6 +23,13 @@ use zeroize::Zeroizing;
 use crate::{Identity, KeyName, Policy};
 
 mod duration;
+
+/// Parses Go duration syntax (`5m`, `1h30m`, `720h`, `300ms`) as KES config files write it.
+///
+/// Negative durations are rejected. `None` for anything that is not Go duration syntax.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    duration::parse(s).ok()
+}
 mod locate;
 mod raw;
 mod scalar;

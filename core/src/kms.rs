@@ -11,7 +11,7 @@ use crate::cache::Cache;
 use crate::config::{CacheConfig, KeyStoreConfig};
 use crate::crypto::{HmacKey, SecretKey};
 use crate::format::KeyVersion;
-use crate::keystore::{FsStore, MemoryStore};
+use crate::keystore::{AzureOptions, AzureStore, FsStore, MemoryStore};
 use crate::{Error, Identity, KeyName, KeyStore, KeyType, Pattern, StoreError, StoreOp};
 
 /// Key management over one key store, with KES's formats and a key cache.
@@ -87,14 +87,14 @@ impl Kms {
                 })?)
             }
             KeyStoreConfig::Memory => Arc::new(MemoryStore::new()),
-            KeyStoreConfig::Azure(_) => {
-                return Err(Error::KeyStore {
-                    op: StoreOp::Status,
-                    source: StoreError::Failed(
-                        "the Azure Key Vault key store is not available in this build".into(),
-                    ),
-                })
-            }
+            KeyStoreConfig::Azure(config) => Arc::new(
+                AzureStore::connect(&AzureOptions::from_config(config)).map_err(|source| {
+                    Error::KeyStore {
+                        op: StoreOp::Status,
+                        source,
+                    }
+                })?,
+            ),
         };
         Ok(Self::new(store, cache))
     }
@@ -161,10 +161,7 @@ impl Kms {
         let mut plaintext = Zeroizing::new([0u8; 32]);
         crate::crypto::random(plaintext.as_mut())?;
         let ciphertext = version.key.seal(plaintext.as_ref(), context)?;
-        Ok(DataKey {
-            plaintext,
-            ciphertext,
-        })
+        Ok(DataKey::new(plaintext, ciphertext))
     }
 
     /// Encrypts `plaintext` under `name`, bound to `context`.

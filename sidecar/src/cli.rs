@@ -16,6 +16,8 @@ use tracing::Level;
 
 use kesrs_core::{ApiKey, CertificateOptions, Config, Identity};
 
+use crate::bench::{self, BenchArgs};
+use crate::client_cli::{self, ClientArgs, KeyCommand, PolicyCommand};
 use crate::dev;
 use crate::logs::{ErrorLevel, ErrorStreamLayer, LEVEL_INFO};
 use crate::server::{self, Options};
@@ -33,9 +35,52 @@ pub(crate) struct Cli {
 enum Command {
     /// Start a KES server.
     Server(ServerArgs),
-    /// Create API keys and certificates, or compute identities.
+    /// Create API keys and certificates, compute identities, or ask a server about identities.
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// Manage keys on a KES server.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Inspect a KES server's policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a KES server's status.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also list the server's API routes.
+        #[arg(long)]
+        api: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Print a KES server's metrics (Prometheus text format).
+    Metric {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Follow a KES server's audit log (default) or error log.
+    Log {
+        /// Follow the audit log.
+        #[arg(long, conflicts_with = "error")]
+        audit: bool,
+        /// Follow the error log.
+        #[arg(long)]
+        error: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Load a KES server (kesrs or Go KES) and report throughput and latency.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +104,25 @@ enum IdentityCommand {
     Of {
         /// A `kes:v1:` API key or a certificate file.
         value: String,
+    },
+    /// Describe an identity on a server, or the caller's own without an argument.
+    Info {
+        identity: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List the identities a server knows.
+    Ls {
+        #[arg(default_value = "*")]
+        pattern: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 
@@ -95,8 +159,26 @@ impl Cli {
     pub(crate) fn run(self, local_offset: UtcOffset) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Server(args) => run_server(args, local_offset),
-            Command::Identity(IdentityCommand::New(args)) => new_identity(args),
-            Command::Identity(IdentityCommand::Of { value }) => identity_of(&value),
+            Command::Identity(command) => match command {
+                IdentityCommand::New(args) => new_identity(args),
+                IdentityCommand::Of { value } => identity_of(&value),
+                IdentityCommand::Info {
+                    identity,
+                    json,
+                    client,
+                } => client_cli::identity_info(&client, identity, json),
+                IdentityCommand::Ls {
+                    pattern,
+                    json,
+                    client,
+                } => client_cli::identity_ls(&client, &pattern, json),
+            },
+            Command::Key { command, client } => client_cli::key(&client, command),
+            Command::Policy { command, client } => client_cli::policy(&client, command),
+            Command::Status { json, api, client } => client_cli::status(&client, json, api),
+            Command::Metric { client } => client_cli::metric(&client),
+            Command::Log { error, client, .. } => client_cli::log(&client, error),
+            Command::Bench(args) => bench::run(args),
         }
     }
 }
@@ -280,36 +362,9 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("'{s}' is not IP:PORT (the host must be an IP address)"))
 }
 
-/// Go's `time.ParseDuration` for the units a certificate lifetime needs: `h`, `m`, `s`, `ms`, with
-/// decimal fractions (`720h`, `1h30m`, `1.5h`).
-fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let err = || format!("invalid duration '{s}'");
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(err());
-    }
-    while !rest.is_empty() {
-        let split = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
-        let (number, tail) = rest.split_at(split);
-        let number: f64 = number.parse().map_err(|_| err())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale = match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            _ => return Err(err()),
-        };
-        total += number * scale;
-        rest = tail;
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| err())
+/// A Go duration (`720h`, `1h30m`, `10s`), parsed as the config file's durations are.
+pub(crate) fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    kesrs_core::config::parse_duration(s).ok_or_else(|| format!("invalid duration '{s}'"))
 }
 
 #[cfg(test)]
@@ -333,6 +388,7 @@ mod tests {
         assert!(parse_go_duration("").is_err());
         assert!(parse_go_duration("10").is_err());
         assert!(parse_go_duration("3d").is_err());
+        assert!(parse_go_duration("-1s").is_err());
     }
 
     #[test]
@@ -346,6 +402,11 @@ mod tests {
             "127.0.0.1:1".parse().unwrap()
         );
         assert!(parse_addr("localhost:7373").is_err());
+    }
+
+    #[test]
+    fn command_line_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
     }
 
     #[test]

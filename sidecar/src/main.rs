@@ -5,8 +5,10 @@
 //! the module map.
 
 mod api_error;
+mod bench;
 mod body;
 mod cli;
+mod client_cli;
 mod dev;
 mod gojson;
 mod handlers;

@@ -11,9 +11,11 @@ use zeroize::Zeroizing;
 
 use crate::KeyName;
 
+mod azure;
 mod fs;
 mod memory;
 
+pub use azure::{AzureOptions, AzureStore};
 pub use fs::FsStore;
 pub use memory::MemoryStore;
 

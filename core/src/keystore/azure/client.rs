@@ -1,0 +1,199 @@
+//! Building the SDK clients: one HTTP client (rustls on ring, system roots plus a private CA), the
+//! credential, and the secret client pinned to a GA API version.
+//!
+//! The SDK's default HTTP client would bring aws-lc-rs as a second TLS provider and cannot trust a
+//! private CA, so kesrs builds its own and hands it to every SDK pipeline, credentials included.
+
+use std::sync::Arc;
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::{ClientOptions, RetryOptions, Transport, Url};
+use azure_identity::{
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
+
+use super::AzureOptions;
+use crate::config::AzureCredentials;
+use crate::StoreError;
+
+/// The Key Vault API version: the newest GA one, which Azure and Lowkey Vault both accept. Pinned
+/// so that an SDK update cannot move kesrs to a preview API.
+pub(super) const API_VERSION: &str = "2025-07-01";
+
+/// The clients one key store uses.
+pub(super) struct Clients {
+    pub(super) secrets: SecretClient,
+    pub(super) http: reqwest::Client,
+    pub(super) endpoint: Url,
+    /// Which credential the store authenticates with, for logs.
+    pub(super) credential: &'static str,
+}
+
+/// Builds the clients. Nothing is sent yet: the first call discovers the vault's tenant and scope
+/// from its authentication challenge.
+pub(super) fn connect(
+    options: &AzureOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Clients, StoreError> {
+    let endpoint = Url::parse(&options.endpoint)
+        .map_err(|err| failed(format!("invalid endpoint '{}': {err}", options.endpoint)))?;
+    if endpoint.scheme() != "https" {
+        return Err(failed(format!(
+            "endpoint '{}' must use https: Azure SDKs send no credentials in the clear",
+            options.endpoint
+        )));
+    }
+    let http = http_client(options)?;
+    let client_options = client_options(&http, options);
+    let (credential, kind) = credential(&options.credentials, client_options.clone(), env)?;
+    let secrets = SecretClient::new(
+        endpoint.as_str(),
+        credential,
+        Some(SecretClientOptions {
+            api_version: API_VERSION.to_owned(),
+            client_options,
+            verify_challenge_resource: Some(!options.danger_skip_challenge_resource_verification),
+        }),
+    )
+    .map_err(|err| failed(format!("cannot create the Key Vault client: {err}")))?;
+    Ok(Clients {
+        secrets,
+        http,
+        endpoint,
+        credential: kind,
+    })
+}
+
+fn http_client(options: &AzureOptions) -> Result<reqwest::Client, StoreError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
+        options.ca_certificates.iter().cloned(),
+        Arc::clone(&provider),
+    )
+    .map_err(|err| failed(format!("cannot load trusted CA certificates: {err}")))?;
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| failed(format!("TLS configuration: {err}")))?
+        // Not a weakening: the platform verifier checks chains against the system roots and the CA.
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(options.request_timeout)
+        .timeout(options.request_timeout)
+        // Key Vault never redirects; following one could carry a bearer token elsewhere.
+        .redirect(reqwest::redirect::Policy::none());
+    for (host, addr) in &options.resolve {
+        builder = builder.resolve(host, *addr);
+    }
+    builder
+        .build()
+        .map_err(|err| failed(format!("cannot build the HTTP client: {err}")))
+}
+
+fn client_options(http: &reqwest::Client, options: &AzureOptions) -> ClientOptions {
+    let mut client_options = ClientOptions {
+        transport: Some(Transport::new(Arc::new(http.clone()))),
+        // Retries happen in `retry`, within the operation's deadline.
+        retry: RetryOptions::none(),
+        ..Default::default()
+    };
+    if let Some(authority_host) = &options.authority_host {
+        let mut cloud = CustomConfiguration::default();
+        cloud.authority_host.clone_from(authority_host);
+        client_options.cloud = Some(Arc::new(CloudConfiguration::Custom(cloud)));
+    }
+    // Otherwise the SDK reads AZURE_AUTHORITY_HOST, then uses the public cloud.
+    client_options
+}
+
+/// The credential the config asks for; without one, the first that the environment configures of
+/// client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`), workload identity
+/// (`AZURE_FEDERATED_TOKEN_FILE`, as AKS sets it) and managed identity.
+///
+/// Go's DefaultAzureCredential tries these in the same order, then developer tools, which a server
+/// has no use for. Choosing once, at start-up, makes the choice visible in the log.
+fn credential(
+    credentials: &AzureCredentials,
+    client_options: ClientOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Arc<dyn TokenCredential>, &'static str), StoreError> {
+    let credential_error = |kind: &str, err: azure_core::Error| {
+        failed(format!("cannot create the {kind} credential: {err}"))
+    };
+    match credentials {
+        AzureCredentials::ClientSecret {
+            tenant_id,
+            client_id,
+            client_secret,
+        } => Ok((
+            ClientSecretCredential::new(
+                tenant_id,
+                client_id.clone(),
+                Secret::new(client_secret.expose().to_owned()),
+                Some(ClientSecretCredentialOptions { client_options }),
+            )
+            .map_err(|err| credential_error("client secret", err))?,
+            "client secret",
+        )),
+        AzureCredentials::ManagedIdentity { client_id } => Ok((
+            managed_identity(Some(client_id.clone()), client_options)
+                .map_err(|err| credential_error("managed identity", err))?,
+            "user-assigned managed identity",
+        )),
+        AzureCredentials::Default => {
+            let var = |name: &str| env(name).filter(|v| !v.is_empty());
+            if let (Some(tenant_id), Some(client_id), Some(secret)) = (
+                var("AZURE_TENANT_ID"),
+                var("AZURE_CLIENT_ID"),
+                var("AZURE_CLIENT_SECRET"),
+            ) {
+                let credential = ClientSecretCredential::new(
+                    &tenant_id,
+                    client_id,
+                    Secret::new(secret),
+                    Some(ClientSecretCredentialOptions { client_options }),
+                )
+                .map_err(|err| credential_error("environment client secret", err))?;
+                return Ok((
+                    credential,
+                    "client secret from AZURE_* environment variables",
+                ));
+            }
+            if var("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+                let options = WorkloadIdentityCredentialOptions {
+                    credential_options: ClientAssertionCredentialOptions { client_options },
+                    ..Default::default()
+                };
+                let credential = WorkloadIdentityCredential::new(Some(options))
+                    .map_err(|err| credential_error("workload identity", err))?;
+                return Ok((credential, "workload identity"));
+            }
+            Ok((
+                managed_identity(var("AZURE_CLIENT_ID"), client_options)
+                    .map_err(|err| credential_error("managed identity", err))?,
+                "managed identity",
+            ))
+        }
+    }
+}
+
+fn managed_identity(
+    client_id: Option<String>,
+    client_options: ClientOptions,
+) -> azure_core::Result<Arc<ManagedIdentityCredential>> {
+    let options = ManagedIdentityCredentialOptions {
+        user_assigned_id: client_id.map(UserAssignedId::ClientId),
+        client_options,
+    };
+    ManagedIdentityCredential::new(Some(options))
+}
+
+fn failed(message: String) -> StoreError {
+    StoreError::Failed(message.into())
+}

@@ -1,0 +1,513 @@
+//! The Azure Key Vault key store against the in-repo fake Key Vault: KES semantics, the name mapping,
+//! and what no emulator reproduces (async deletion, throttling, 403s, 5xx, slowness, outages, tokens).
+
+// The helpers below are not `#[test]` functions, so clippy.toml's test allowances do not reach them;
+// a panic in a test helper is a failed test, not a crashed server.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake_keyvault::{FakeKeyVault, Op, CLIENT_SECRET};
+use kesrs_core::config::{AzureCredentials, CacheConfig, Secret};
+use kesrs_core::keystore::{AzureOptions, AzureStore};
+use kesrs_core::{KeyName, KeyStore, Kms, StoreError};
+
+fn options(fake: &FakeKeyVault) -> AzureOptions {
+    let mut options = AzureOptions::new(
+        fake.endpoint(),
+        AzureCredentials::ClientSecret {
+            tenant_id: "fake-tenant".into(),
+            client_id: "kesrs-tests".into(),
+            client_secret: Secret::new(CLIENT_SECRET.into()),
+        },
+    );
+    options.ca_certificates.push(fake.ca_der());
+    options.resolve = fake.resolve();
+    options.authority_host = Some(fake.authority());
+    options.request_timeout = Duration::from_secs(1);
+    options.timeout = Duration::from_secs(3);
+    options.retry_delay = Duration::from_millis(20);
+    options.max_retry_delay = Duration::from_millis(200);
+    options
+}
+
+async fn start() -> (FakeKeyVault, AzureStore) {
+    let fake = FakeKeyVault::start().await.unwrap();
+    let store = AzureStore::connect(&options(&fake)).unwrap();
+    (fake, store)
+}
+
+fn name(s: &str) -> KeyName {
+    KeyName::new(s).unwrap()
+}
+
+fn message(err: &StoreError) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(" / ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn meets_the_key_store_contract() {
+    let (fake, store) = start().await;
+    assert!(store.list("").await.unwrap().is_empty());
+    store.create(&name("b-key"), b"value-b").await.unwrap();
+    store.create(&name("a-key"), b"value-a").await.unwrap();
+    store.create(&name("other"), b"value-o").await.unwrap();
+    assert!(matches!(
+        store.create(&name("a-key"), b"x").await,
+        Err(StoreError::Exists)
+    ));
+    assert_eq!(&*store.get(&name("a-key")).await.unwrap(), b"value-a");
+    assert!(matches!(
+        store.get(&name("missing")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.list("").await.unwrap(), ["a-key", "b-key", "other"]);
+    assert_eq!(store.list("a").await.unwrap(), ["a-key"]);
+    store.delete(&name("a-key")).await.unwrap();
+    assert!(matches!(
+        store.delete(&name("a-key")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get(&name("a-key")).await,
+        Err(StoreError::NotFound)
+    ));
+    // Deleted and purged: nothing soft-deleted is left to block the name.
+    assert!(!fake.is_soft_deleted("a-key"));
+    store.create(&name("a-key"), b"again").await.unwrap();
+    assert_eq!(&*store.get(&name("a-key")).await.unwrap(), b"again");
+    store.status().await.unwrap();
+    // One token for the whole run: the challenge came once, the token is reused.
+    assert_eq!(fake.count(Op::Token), 1);
+    assert_eq!(fake.count(Op::Challenge), 1);
+}
+
+#[tokio::test]
+async fn stores_exactly_the_value_and_the_exact_name_in_a_tag() {
+    let (fake, store) = start().await;
+    let value = "CiQKIKs6...base64 protobuf as KES stores it";
+    store
+        .create(&name("My-Key"), value.as_bytes())
+        .await
+        .unwrap();
+    let (values, tags) = fake.secret("My-Key").unwrap();
+    assert_eq!(values, [value]);
+    assert_eq!(tags["kes-name"], "My-Key");
+}
+
+#[tokio::test]
+async fn reads_secrets_written_by_go_kes_and_their_oldest_version() {
+    let (fake, store) = start().await;
+    // Go KES writes the value under the raw name, without tags.
+    fake.insert("from-kes", "first");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    fake.insert("from-kes", "second");
+    assert_eq!(&*store.get(&name("from-kes")).await.unwrap(), b"first");
+    assert_eq!(store.list("").await.unwrap(), ["from-kes"]);
+    assert!(matches!(
+        store.create(&name("from-kes"), b"x").await,
+        Err(StoreError::Exists)
+    ));
+}
+
+#[tokio::test]
+async fn names_differing_in_case_never_return_each_others_key() {
+    let (fake, store) = start().await;
+    store.create(&name("key"), b"lower").await.unwrap();
+    // Key Vault would hand out `key` for `KEY`; a deny rule on `key` must not be bypassed so.
+    assert!(matches!(
+        store.get(&name("KEY")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.create(&name("KEY"), b"upper").await,
+        Err(StoreError::Exists)
+    ));
+    assert!(matches!(
+        store.delete(&name("KEY")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(&*store.get(&name("key")).await.unwrap(), b"lower");
+    assert_eq!(store.list("").await.unwrap(), ["key"]);
+
+    // The same for a secret written by Go KES, which carries no name tag: its ID decides.
+    fake.insert("Legacy", "legacy");
+    assert!(matches!(
+        store.get(&name("legacy")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(&*store.get(&name("Legacy")).await.unwrap(), b"legacy");
+}
+
+#[tokio::test]
+async fn names_with_underscores_are_mapped_without_collisions() {
+    let (fake, store) = start().await;
+    let long = "_-".repeat(39) + "_";
+    let names = [
+        "my_key",
+        "my-key",
+        "my-ukey",
+        "kesrs--my-ukey",
+        "KESRS--my-ukey2",
+        "_",
+        long.as_str(),
+    ];
+    for (i, n) in names.iter().enumerate() {
+        if *n == "_" {
+            continue; // not a valid KES name
+        }
+        store
+            .create(&name(n), format!("v{i}").as_bytes())
+            .await
+            .unwrap();
+    }
+    for (i, n) in names.iter().enumerate().filter(|(_, n)| **n != "_") {
+        assert_eq!(
+            &*store.get(&name(n)).await.unwrap(),
+            format!("v{i}").as_bytes(),
+            "{n}"
+        );
+    }
+    assert_eq!(fake.secret("kesrs--my-ukey").unwrap().0, ["v0"]);
+    assert_eq!(fake.secret("my-ukey").unwrap().0, ["v2"]);
+    let mut expected: Vec<String> = names
+        .iter()
+        .filter(|n| **n != "_")
+        .map(|n| n.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(store.list("").await.unwrap(), expected);
+    assert_eq!(store.list("my_").await.unwrap(), ["my_key"]);
+    store.delete(&name("my_key")).await.unwrap();
+    assert!(fake.secret("kesrs--my-ukey").is_none());
+    assert_eq!(&*store.get(&name("my-key")).await.unwrap(), b"v1");
+}
+
+#[tokio::test]
+async fn lists_follow_every_page() {
+    let (fake, store) = start().await;
+    for i in 0..60 {
+        fake.insert(&format!("key-{i:02}"), "v");
+    }
+    let names = store.list("").await.unwrap();
+    assert_eq!(names.len(), 60);
+    assert_eq!(store.list("key-5").await.unwrap().len(), 10);
+    assert!(fake.count(Op::List) >= 3 * 2);
+}
+
+#[tokio::test]
+async fn create_waits_for_an_asynchronous_delete_and_purges_a_soft_deleted_name() {
+    let (fake, store) = start().await;
+    fake.delete_lag(Duration::from_millis(600));
+    store.create(&name("k"), b"one").await.unwrap();
+    let start = Instant::now();
+    store.delete(&name("k")).await.unwrap();
+    // The purge was retried while Azure answered 409 ObjectIsBeingDeleted.
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(fake.count(Op::Purge) >= 2);
+    assert!(!fake.is_soft_deleted("k"));
+
+    // A soft-deleted secret that was never purged (purge protection at the time) holds the name.
+    fake.purge_protection(true);
+    store.create(&name("k"), b"two").await.unwrap();
+    store.delete(&name("k")).await.unwrap();
+    assert!(fake.is_soft_deleted("k"));
+    fake.purge_protection(false);
+    fake.delete_lag(Duration::ZERO);
+    store.create(&name("k"), b"three").await.unwrap();
+    assert_eq!(&*store.get(&name("k")).await.unwrap(), b"three");
+}
+
+#[tokio::test]
+async fn create_right_after_delete_retries_while_the_name_is_being_deleted() {
+    let (fake, store) = start().await;
+    store.create(&name("k"), b"one").await.unwrap();
+    // Deleted by another server: the deletion is still in progress when we create.
+    fake.delete_lag(Duration::from_millis(800));
+    fake.purge_protection(true);
+    store.delete(&name("k")).await.unwrap();
+    fake.purge_protection(false);
+    store.create(&name("k"), b"two").await.unwrap();
+    assert_eq!(&*store.get(&name("k")).await.unwrap(), b"two");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_honouring_retry_after() {
+    let (fake, store) = start().await;
+    store.create(&name("k"), b"v").await.unwrap();
+    fake.throttle(2, 1);
+    let start = Instant::now();
+    assert_eq!(&*store.get(&name("k")).await.unwrap(), b"v");
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // A Retry-After beyond the deadline fails at once, as unreachable, instead of hanging.
+    fake.throttle(1, 60);
+    let start = Instant::now();
+    let err = store.get(&name("k")).await.unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
+    assert!(message(&err).contains("429"), "{}", message(&err));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported_as_unreachable() {
+    let (fake, store) = start().await;
+    store.create(&name("k"), b"v").await.unwrap();
+    fake.fail(3, 503);
+    assert_eq!(&*store.get(&name("k")).await.unwrap(), b"v");
+    fake.fail(1000, 500);
+    let start = Instant::now();
+    let err = store.get(&name("k")).await.unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
+    assert!(message(&err).contains("HTTP 500"), "{}", message(&err));
+}
+
+#[tokio::test]
+async fn forbidden_names_the_missing_permission() {
+    let (fake, store) = start().await;
+    store.create(&name("k"), b"v").await.unwrap();
+    for (op, permission) in [(Op::Get, "get"), (Op::List, "list"), (Op::Set, "set")] {
+        fake.clear_faults();
+        fake.deny(op);
+        let err = match op {
+            Op::Get => store.get(&name("k")).await.map(drop).unwrap_err(),
+            Op::List => store.list("").await.map(drop).unwrap_err(),
+            _ => store.create(&name("new"), b"v").await.unwrap_err(),
+        };
+        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+        let text = message(&err);
+        assert!(
+            text.contains(&format!("denied the '{permission}' secret permission")),
+            "{text}"
+        );
+        assert!(text.contains("ForbiddenByPolicy"), "{text}");
+    }
+    fake.clear_faults();
+    fake.deny(Op::Delete);
+    let err = store.delete(&name("k")).await.unwrap_err();
+    assert!(message(&err).contains("'delete'"), "{}", message(&err));
+
+    // Without purge, a delete still deletes (as in KES); re-creating the name then needs purge.
+    fake.clear_faults();
+    fake.deny(Op::Purge);
+    store.delete(&name("k")).await.unwrap();
+    let err = store.create(&name("k"), b"v").await.unwrap_err();
+    assert!(message(&err).contains("'purge'"), "{}", message(&err));
+}
+
+#[tokio::test]
+async fn slow_and_hung_vaults_are_bounded_by_the_deadline() {
+    let (fake, store) = start().await;
+    store.create(&name("k"), b"v").await.unwrap();
+    fake.delay(Duration::from_millis(300));
+    assert_eq!(&*store.get(&name("k")).await.unwrap(), b"v");
+    fake.delay(Duration::from_secs(30));
+    let start = Instant::now();
+    let err = store.get(&name("k")).await.unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
+}
+
+#[tokio::test]
+async fn outages_are_unreachable_and_service_resumes() {
+    let (fake, store) = start().await;
+    store.create(&name("k"), b"v").await.unwrap();
+    fake.outage(true);
+    let err = store.get(&name("k")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
+    assert!(matches!(
+        store.status().await,
+        Err(StoreError::Unreachable(_))
+    ));
+    fake.outage(false);
+    assert_eq!(&*store.get(&name("k")).await.unwrap(), b"v");
+    store.status().await.unwrap();
+}
+
+#[tokio::test]
+async fn disabled_not_yet_valid_and_expired_secrets_are_refused() {
+    let (fake, store) = start().await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let cases = [
+        ("disabled", Some(false), None, None, "is disabled"),
+        (
+            "future",
+            Some(true),
+            Some(now + 3600),
+            None,
+            "is not valid yet",
+        ),
+        ("expired", Some(true), None, Some(now - 60), "has expired"),
+    ];
+    for (n, enabled, nbf, exp, problem) in cases {
+        fake.insert(n, "v");
+        fake.set_attributes(n, enabled, nbf, exp);
+        let err = store.get(&name(n)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+        assert!(message(&err).contains(problem), "{}", message(&err));
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_a_clear_failure_not_an_outage() {
+    let fake = FakeKeyVault::start().await.unwrap();
+    let mut options = options(&fake);
+    options.credentials = AzureCredentials::ClientSecret {
+        tenant_id: "fake-tenant".into(),
+        client_id: "kesrs-tests".into(),
+        client_secret: Secret::new("wrong".into()),
+    };
+    let store = AzureStore::connect(&options).unwrap();
+    let err = store.get(&name("k")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Failed(_)), "{err}");
+    let text = message(&err);
+    assert!(text.contains("AADSTS7000215"), "{text}");
+    assert!(!text.contains("wrong"), "the secret leaked: {text}");
+    assert!(!format!("{store:?}").contains(CLIENT_SECRET));
+    assert!(!format!("{options:?}").contains("wrong"));
+}
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_they_expire() {
+    let (fake, store) = start().await;
+    // The SDK refreshes a token five minutes before it expires.
+    fake.token_lifetime(Duration::from_secs(302));
+    store.create(&name("k"), b"v").await.unwrap();
+    assert_eq!(fake.count(Op::Token), 1);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    store.get(&name("k")).await.unwrap();
+    assert_eq!(fake.count(Op::Token), 2);
+    // Never a request with an expired token: the only challenge was the first request's.
+    assert_eq!(fake.count(Op::Challenge), 1);
+}
+
+#[tokio::test]
+async fn challenge_resource_verification_is_on_by_default() {
+    let fake = FakeKeyVault::start().await.unwrap();
+    // The vault reached as `localhost`: the challenge's resource `kv.test` is not a parent domain.
+    let mut options = options(&fake);
+    options.endpoint = format!("https://localhost:{}", fake.addr().port());
+    let store = AzureStore::connect(&options).unwrap();
+    let err = store.get(&name("k")).await.unwrap_err();
+    assert!(
+        message(&err).contains("doesn't match the requested domain"),
+        "{}",
+        message(&err)
+    );
+    assert_eq!(fake.count(Op::Token), 0);
+}
+
+#[tokio::test]
+async fn plain_http_endpoints_are_refused() {
+    let options = AzureOptions::new("http://vault.kv.test", AzureCredentials::Default);
+    let err = AzureStore::connect(&options).unwrap_err();
+    assert!(err.to_string().contains("must use https"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_on_an_uncached_key_reads_key_vault_once_and_cached_keys_not_at_all() {
+    let (fake, store) = start().await;
+    let kms = Kms::new(Arc::new(store), CacheConfig::default());
+    kms.create_key(&name("hot"), None).await.unwrap();
+    fake.reset_counts();
+    fake.delay(Duration::from_millis(200));
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let kms = kms.clone();
+            tokio::spawn(async move { kms.generate_key(&name("hot"), b"ctx").await.map(drop) })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    // One read: list the versions, get the oldest.
+    assert_eq!((fake.count(Op::Versions), fake.count(Op::Get)), (1, 1));
+    fake.delay(Duration::ZERO);
+    for _ in 0..500 {
+        kms.generate_key(&name("hot"), b"ctx").await.unwrap();
+        kms.describe_key(&name("hot")).await.unwrap();
+    }
+    assert_eq!((fake.count(Op::Versions), fake.count(Op::Get)), (1, 1));
+    assert_eq!(fake.count(Op::Token), 0);
+}
+
+#[tokio::test]
+async fn cached_keys_serve_through_an_outage_and_service_resumes_by_itself() {
+    let (fake, store) = start().await;
+    let mut cache = CacheConfig::default();
+    cache.any = Duration::from_millis(200);
+    cache.offline = Duration::from_secs(60);
+    let kms = Kms::new(Arc::new(store), cache);
+    kms.create_key(&name("cached"), None).await.unwrap();
+    kms.create_key(&name("uncached"), None).await.unwrap();
+    let ciphertext = kms.encrypt(&name("cached"), b"data", b"").await.unwrap();
+
+    fake.outage(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Expired in the cache, Azure down: the cached key keeps serving, offline.
+    assert_eq!(
+        &*kms
+            .decrypt(&name("cached"), &ciphertext, b"")
+            .await
+            .unwrap(),
+        b"data"
+    );
+    let err = kms.status().await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.message().as_str()),
+        (504, "key store is not reachable")
+    );
+    let err = kms.describe_key(&name("uncached")).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.message().as_str()),
+        (502, "failed to read key")
+    );
+
+    fake.outage(false);
+    // The cache asks the store again at most every 10 s after an outage; then all is well again.
+    let start = Instant::now();
+    loop {
+        if kms.status().await.is_ok() && kms.describe_key(&name("uncached")).await.is_ok() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "service did not resume"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
