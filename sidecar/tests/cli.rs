@@ -116,8 +116,9 @@ fn key_commands_cover_the_key_lifecycle() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("key does not exist"));
 
+    // A name the server would refuse is a usage error, caught before any request.
     let out = cli.run(&["key", "create", "bad.name"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("key name 'bad.name' is empty, too long"));
 }
 
