@@ -236,6 +236,12 @@ pub struct AzureConfig {
     pub endpoint: String,
     /// How to authenticate.
     pub credentials: AzureCredentials,
+    /// `tls.ca` (kesrs extension): a PEM file, or a directory whose files all are PEM certificates,
+    /// trusted in addition to the system roots for the vault and the Entra ID authority.
+    pub ca: Option<PathBuf>,
+    /// `timeout` (kesrs extension): the longest one key-store operation may take, retries included.
+    /// `None`: the default (10 s).
+    pub timeout: Option<Duration>,
 }
 
 /// How kesrs authenticates to Azure.
