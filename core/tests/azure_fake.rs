@@ -546,7 +546,10 @@ async fn the_config_trusts_a_private_ca_from_a_file_or_a_directory() {
     std::fs::create_dir(bundle.join("old")).unwrap();
 
     for (n, ca) in [&file, &bundle].into_iter().enumerate() {
-        let extra = format!("      tls:\n        ca: {}\n      timeout: 2s\n", ca.display());
+        let extra = format!(
+            "      tls:\n        ca: {}\n      timeout: 2s\n",
+            ca.display()
+        );
         let options = options_from_yaml(&fake, &extra).unwrap();
         assert_eq!(options.timeout, Duration::from_secs(2));
         let store = AzureStore::connect(&options).unwrap();
@@ -564,7 +567,11 @@ async fn the_config_trusts_a_private_ca_from_a_file_or_a_directory() {
     let store = AzureStore::connect(&options).unwrap();
     let start = Instant::now();
     let err = store.get(&name("ca-0")).await.unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
     assert!(message(&err).contains("UnknownIssuer"), "{}", message(&err));
     // The default timeouts stay when the config sets none.
@@ -585,11 +592,27 @@ async fn an_unusable_ca_is_refused_when_the_store_opens_naming_the_field_and_fil
     let bundle = dir.path().join("bundle");
     std::fs::create_dir(&bundle).unwrap();
     std::fs::write(bundle.join("a.pem"), fake.ca_pem()).unwrap();
-    std::fs::write(bundle.join("b.key"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+    std::fs::write(
+        bundle.join("b.key"),
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
     let cases = [
-        (missing.clone(), missing.clone(), "No such file or directory"),
-        (not_pem.clone(), not_pem.clone(), "the CA file holds no PEM certificate"),
-        (bundle.clone(), bundle.join("b.key"), "the CA file holds no PEM certificate"),
+        (
+            missing.clone(),
+            missing.clone(),
+            "No such file or directory",
+        ),
+        (
+            not_pem.clone(),
+            not_pem.clone(),
+            "the CA file holds no PEM certificate",
+        ),
+        (
+            bundle.clone(),
+            bundle.join("b.key"),
+            "the CA file holds no PEM certificate",
+        ),
     ];
     for (ca, culprit, reason) in cases {
         let extra = format!("      tls:\n        ca: {}\n", ca.display());

@@ -923,7 +923,10 @@ fn azure_private_ca_and_timeout_extensions() {
     let azure = |extra: &str| {
         Config::from_yaml(
             &format!("{base}{extra}"),
-            &env(&[("AZURE_CA", "/etc/kesrs/azure-ca"), ("AZURE_TIMEOUT", "20s")]),
+            &env(&[
+                ("AZURE_CA", "/etc/kesrs/azure-ca"),
+                ("AZURE_TIMEOUT", "20s"),
+            ]),
         )
     };
     let vault = |config: Config| match config.keystore {
@@ -935,13 +938,15 @@ fn azure_private_ca_and_timeout_extensions() {
     let plain = vault(azure("").unwrap());
     assert_eq!((plain.ca, plain.timeout), (None, None));
 
-    let set = vault(azure("      tls:\n        ca: ./azure-ca.pem\n      timeout: 1m30s\n").unwrap());
+    let set =
+        vault(azure("      tls:\n        ca: ./azure-ca.pem\n      timeout: 1m30s\n").unwrap());
     assert_eq!(set.ca, Some(PathBuf::from("./azure-ca.pem")));
     assert_eq!(set.timeout, Some(Duration::from_secs(90)));
 
     // Both are env-capable.
-    let from_env =
-        vault(azure("      tls:\n        ca: ${AZURE_CA}\n      timeout: ${AZURE_TIMEOUT}\n").unwrap());
+    let from_env = vault(
+        azure("      tls:\n        ca: ${AZURE_CA}\n      timeout: ${AZURE_TIMEOUT}\n").unwrap(),
+    );
     assert_eq!(from_env.ca, Some(PathBuf::from("/etc/kesrs/azure-ca")));
     assert_eq!(from_env.timeout, Some(Duration::from_secs(20)));
 

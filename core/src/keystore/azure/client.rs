@@ -113,9 +113,8 @@ impl reqwest::dns::Resolve for LocalhostAware {
         let host = resolved_name(name.as_str()).to_owned();
         Box::pin(async move {
             // Port 0: reqwest puts the URL's port in.
-            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
         })

@@ -94,9 +94,9 @@ impl AzureOptions {
         let mut options = Self::new(config.endpoint.clone(), config.credentials.clone());
         if let Some(ca) = &config.ca {
             options.add_ca_path(ca).map_err(|err| match err {
-                StoreError::Failed(reason) => StoreError::Failed(
-                    format!("keystore.azure.keyvault.tls.ca: {reason}").into(),
-                ),
+                StoreError::Failed(reason) => {
+                    StoreError::Failed(format!("keystore.azure.keyvault.tls.ca: {reason}").into())
+                }
                 other => other,
             })?;
         }
