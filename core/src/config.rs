@@ -262,8 +262,9 @@ pub enum AzureCredentials {
         /// The managed identity's client ID.
         client_id: String,
     },
-    /// Neither `credentials` nor `managed_identity` is configured: the Azure SDK's default chain
-    /// (environment, workload identity, managed identity, Azure CLI).
+    /// Neither `credentials` nor `managed_identity` is configured: the first credential the
+    /// environment configures, of client secret (`AZURE_*`), workload identity and managed identity.
+    /// Developer tools (Azure CLI) are not tried.
     Default,
 }
 

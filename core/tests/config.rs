@@ -281,6 +281,42 @@ fn example_config_parses() {
     );
 }
 
+/// The example's Azure section, uncommented in place of `fs:`, parses with the kesrs extensions.
+#[test]
+fn example_config_azure_section_parses() {
+    let text = include_str!("../../examples/config.yaml");
+    let (head, tail) = text.split_once("  fs:\n").unwrap();
+    let (_, azure) = tail.split_once("  # azure:\n").unwrap();
+    let mut yaml = format!("{head}  azure:\n");
+    for line in azure.lines() {
+        // `  #   keyvault:` → `    keyvault:`; doubly commented alternatives stay comments.
+        yaml.push_str(&line.replacen("  # ", "  ", 1));
+        yaml.push('\n');
+    }
+    let config = Config::from_yaml(
+        &yaml,
+        &env(&[
+            ("KESRS_ADMIN_IDENTITY", ADMIN),
+            ("MY_APP_IDENTITY", APP),
+            ("MINIO_IDENTITY", MINIO),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ]),
+    )
+    .unwrap_or_else(|err| panic!("{err}\n{yaml}"));
+    let KeyStoreConfig::Azure(vault) = &config.keystore else {
+        panic!("{:?}", config.keystore)
+    };
+    assert_eq!(vault.endpoint, "https://my-vault.vault.azure.net");
+    assert!(matches!(
+        vault.credentials,
+        AzureCredentials::ClientSecret { .. }
+    ));
+    assert_eq!(vault.ca, Some(PathBuf::from("/etc/kesrs/azure-ca.pem")));
+    assert_eq!(vault.timeout, Some(Duration::from_secs(10)));
+}
+
 #[test]
 fn env_substitution() {
     let yaml = r#"
