@@ -24,6 +24,9 @@ use crate::{Error, KeyName, KeyStore, StoreError, StoreOp};
 /// After the store was found unreachable, it is asked again at most this often (KES probes every 10 s).
 const RETRY_OFFLINE_AFTER: Duration = Duration::from_secs(10);
 
+/// How long a health probe may take while the store is known to be unreachable.
+const OFFLINE_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Entries that cannot be served any more are dropped in a sweep at most this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
@@ -43,11 +46,19 @@ struct Entry {
     used_at: AtomicU64,
 }
 
-/// A failed key-store read, kept only to answer the callers that waited for it.
+/// A failed key-store read, kept only to answer the callers that waited for it with the same error.
 struct Failure {
     at: Instant,
-    unreachable: bool,
-    message: String,
+    kind: FailureKind,
+}
+
+enum FailureKind {
+    /// The store has no such key: waiters must see 404 too (MinIO creates its key on exactly that).
+    NotFound,
+    /// The store could not be reached: waiters may be served from the offline cache.
+    Unreachable(String),
+    /// The store failed, or the stored value is not a key.
+    Failed(String),
 }
 
 /// Whether the key store was last seen unreachable, and when.
@@ -92,7 +103,8 @@ impl Cache {
             return Ok(version);
         }
         if let Some(failure) = last_failure.as_ref().filter(|f| f.at >= now) {
-            return self.stale_or(name, failure.to_error(), failure.unreachable);
+            let unreachable = matches!(failure.kind, FailureKind::Unreachable(_));
+            return self.stale_or(name, failure.to_error(), unreachable);
         }
         if self.health.recently_offline() {
             if let Some(version) = self.offline_entry(name) {
@@ -108,22 +120,25 @@ impl Cache {
             }
             Err(StoreError::Unreachable(err)) => {
                 self.health.set_offline();
-                let failure = Failure::new(true, err.to_string());
+                let failure = Failure::new(FailureKind::Unreachable(err.to_string()));
                 let error = failure.to_error();
                 *last_failure = Some(failure);
                 return self.stale_or(name, error, true);
             }
             Err(err) => {
-                let error = store_error(StoreOp::Read, err);
-                *last_failure = Some(Failure::new(false, error.to_string()));
+                let kind = match &err {
+                    StoreError::NotFound => FailureKind::NotFound,
+                    other => FailureKind::Failed(other.to_string()),
+                };
+                *last_failure = Some(Failure::new(kind));
                 self.entries.remove(name);
-                return Err(error);
+                return Err(store_error(StoreOp::Read, err));
             }
         };
         let version = match version {
             Ok(version) => version,
             Err(err) => {
-                *last_failure = Some(Failure::new(false, err.to_string()));
+                *last_failure = Some(Failure::new(FailureKind::Failed(err.to_string())));
                 return Err(err);
             }
         };
@@ -149,16 +164,19 @@ impl Cache {
         self.entries.remove(name);
     }
 
-    /// The store's health. While the store is known to be unreachable this answers at once, as KES
-    /// does, and asks the store again only every few seconds.
+    /// The store's health. While the store is known to be unreachable, the probe gets only
+    /// [`OFFLINE_PROBE_TIMEOUT`], so readiness checks answer quickly during an outage and turn
+    /// healthy as soon as the store answers again.
     pub(crate) async fn status(&self, store: &dyn KeyStore) -> Result<Duration, Error> {
-        if self.health.recently_offline() {
-            return Err(Error::KeyStore {
-                op: StoreOp::Status,
-                source: StoreError::Unreachable("key store is offline".into()),
-            });
-        }
-        match store.status().await {
+        let probe = store.status();
+        let result = if self.health.recently_offline() {
+            tokio::time::timeout(OFFLINE_PROBE_TIMEOUT, probe)
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Unreachable("key store is offline".into())))
+        } else {
+            probe.await
+        };
+        match result {
             Ok(latency) => {
                 self.health.set_online();
                 Ok(latency)
@@ -241,23 +259,23 @@ impl Cache {
 }
 
 impl Failure {
-    fn new(unreachable: bool, message: String) -> Self {
+    fn new(kind: FailureKind) -> Self {
         Self {
             at: Instant::now(),
-            unreachable,
-            message,
+            kind,
         }
     }
 
+    /// The error the failed read returned, rebuilt for a waiter.
     fn to_error(&self) -> Error {
-        let cause = self.message.clone().into();
+        let source = match &self.kind {
+            FailureKind::NotFound => return Error::KeyNotFound,
+            FailureKind::Unreachable(cause) => StoreError::Unreachable(cause.clone().into()),
+            FailureKind::Failed(cause) => StoreError::Failed(cause.clone().into()),
+        };
         Error::KeyStore {
             op: StoreOp::Read,
-            source: if self.unreachable {
-                StoreError::Unreachable(cause)
-            } else {
-                StoreError::Failed(cause)
-            },
+            source,
         }
     }
 }
@@ -394,6 +412,33 @@ mod tests {
         assert_eq!(store.reads.load(Ordering::SeqCst), 1);
     }
 
+    /// Concurrent requests for a missing key all get 404: MinIO nodes starting together probe the
+    /// default key at once and create it only on exactly that answer (found by tests/go-compat).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_of_a_missing_key_all_get_not_found() {
+        let store = Arc::new(TestStore {
+            delay: Duration::from_millis(50),
+            ..Default::default()
+        });
+        let cache = Arc::new(Cache::new(CacheConfig::default()));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, store) = (Arc::clone(&cache), Arc::clone(&store));
+                tokio::spawn(
+                    async move { cache.get(&name("missing"), store.as_ref()).await.map(drop) },
+                )
+            })
+            .collect();
+        for task in tasks {
+            let err = task.await.unwrap().unwrap_err();
+            assert_eq!(
+                (err.status(), err.message().as_str()),
+                (404, "key does not exist")
+            );
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    }
+
     #[tokio::test]
     async fn expired_entries_are_read_again() {
         let store = TestStore::default();
@@ -476,10 +521,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.status(), 502);
 
-        // The store comes back: service resumes by itself.
+        // The store comes back: the next health probe sees it, and service resumes by itself.
         store.unreachable.store(false, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(120)).await;
         cache.status(&store).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
         cache.get(&name("other"), &store).await.unwrap();
     }
 

@@ -238,6 +238,12 @@ pub struct AzureConfig {
     pub endpoint: String,
     /// How to authenticate.
     pub credentials: AzureCredentials,
+    /// `tls.ca` (kesrs extension): a PEM file, or a directory whose files all are PEM certificates,
+    /// trusted in addition to the system roots for the vault and the Entra ID authority.
+    pub ca: Option<PathBuf>,
+    /// `timeout` (kesrs extension): the longest one key-store operation may take, retries included.
+    /// `None`: the default (10 s).
+    pub timeout: Option<Duration>,
 }
 
 /// How kesrs authenticates to Azure.
@@ -258,8 +264,9 @@ pub enum AzureCredentials {
         /// The managed identity's client ID.
         client_id: String,
     },
-    /// Neither `credentials` nor `managed_identity` is configured: the Azure SDK's default chain
-    /// (environment, workload identity, managed identity, Azure CLI).
+    /// Neither `credentials` nor `managed_identity` is configured: the first credential the
+    /// environment configures, of client secret (`AZURE_*`), workload identity and managed identity.
+    /// Developer tools (Azure CLI) are not tried.
     Default,
 }
 

@@ -54,6 +54,8 @@ pub enum Error {
     InvalidApiKey(&'static str),
     /// A certificate could not be parsed or carries no usable public key.
     InvalidCertificate(String),
+    /// A PEM private key could not be read or decrypted. Carries the reason.
+    InvalidPrivateKey(&'static str),
     /// The configuration is invalid.
     Config(crate::config::ConfigError),
     /// A KES server answered with an error that has no variant of its own. Carries status and message.
@@ -96,7 +98,8 @@ impl Error {
             | Self::KeyExists
             | Self::Decrypt
             | Self::InvalidApiKey(_)
-            | Self::InvalidCertificate(_) => 400,
+            | Self::InvalidCertificate(_)
+            | Self::InvalidPrivateKey(_) => 400,
             Self::NotAllowed => 403,
             Self::KeyNotFound | Self::PolicyNotFound | Self::IdentityNotFound => 404,
             Self::UnsupportedAlgorithm(_) | Self::InvalidKeySize(_) => 406,
@@ -153,6 +156,7 @@ impl Error {
             Self::Encrypt => "failed to encrypt plaintext".into(),
             Self::InvalidApiKey(reason) => format!("kes: invalid API key: {reason}"),
             Self::InvalidCertificate(reason) => format!("invalid certificate: {reason}"),
+            Self::InvalidPrivateKey(reason) => format!("invalid private key: {reason}"),
             Self::Config(_) => "invalid configuration".into(),
             Self::Server { message, .. } => message.clone(),
             Self::Connect(cause) => format!("kes: connection failed: {cause}"),

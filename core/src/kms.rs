@@ -87,14 +87,15 @@ impl Kms {
                 })?)
             }
             KeyStoreConfig::Memory => Arc::new(MemoryStore::new()),
-            KeyStoreConfig::Azure(config) => Arc::new(
-                AzureStore::connect(&AzureOptions::from_config(config)).map_err(|source| {
-                    Error::KeyStore {
+            KeyStoreConfig::Azure(config) => {
+                let store = AzureOptions::from_config(config)
+                    .and_then(|options| AzureStore::connect(&options))
+                    .map_err(|source| Error::KeyStore {
                         op: StoreOp::Status,
                         source,
-                    }
-                })?,
-            ),
+                    })?;
+                Arc::new(store)
+            }
         };
         Ok(Self::new(store, cache))
     }

@@ -72,17 +72,18 @@ pub struct Pattern(String);
 impl Pattern {
     /// Validates `pattern` as a listing pattern.
     pub fn new(pattern: &str) -> Result<Self, Error> {
-        let valid = match pattern {
-            "" | "*" => true,
-            "_" => false,
-            _ => {
-                let body = pattern.strip_suffix('*').unwrap_or(pattern);
-                pattern.len() <= MAX_LEN
-                    && !body.is_empty()
-                    && !body.starts_with('-')
-                    && body.bytes().all(is_name_byte)
-            }
-        };
+        // Without a `*` a pattern is a whole name; with one, the part before it is a name prefix,
+        // which may end in `-` (`my-*`) but not start with one.
+        let valid = pattern.is_empty()
+            || pattern.len() <= MAX_LEN
+                && match pattern.strip_suffix('*') {
+                    None => valid_name(pattern),
+                    Some(prefix) => {
+                        prefix != "_"
+                            && !prefix.starts_with('-')
+                            && prefix.bytes().all(is_name_byte)
+                    }
+                };
         if valid {
             Ok(Self(pattern.to_owned()))
         } else {
@@ -131,6 +132,15 @@ mod tests {
         assert!(!pattern.matches("other"));
         assert_eq!(Pattern::new("*").unwrap().prefix(), "");
         assert_eq!(Pattern::new("").unwrap().prefix(), "");
+        assert_eq!(Pattern::new("my-*").unwrap().prefix(), "my-");
+    }
+
+    /// Go KES answers 400 for these (found by the Go client conformance suite).
+    #[test]
+    fn patterns_without_a_star_are_whole_names() {
+        for invalid in ["list-", "-x", "_", "a*b", "**", "-*"] {
+            assert!(Pattern::new(invalid).is_err(), "{invalid}");
+        }
     }
 
     #[test]

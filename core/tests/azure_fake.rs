@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_keyvault::{FakeKeyVault, Op, CLIENT_SECRET};
-use kesrs_core::config::{AzureCredentials, CacheConfig, Secret};
+use kesrs_core::config::{AzureCredentials, CacheConfig, KeyStoreConfig, Secret};
 use kesrs_core::keystore::{AzureOptions, AzureStore};
-use kesrs_core::{KeyName, KeyStore, Kms, StoreError};
+use kesrs_core::{Config, KeyName, KeyStore, Kms, StoreError};
 
 fn options(fake: &FakeKeyVault) -> AzureOptions {
     let mut options = AzureOptions::new(
@@ -28,7 +28,7 @@ fn options(fake: &FakeKeyVault) -> AzureOptions {
         },
     );
     options.ca_certificates.push(fake.ca_der());
-    options.resolve = fake.resolve();
+    // No `resolve`: the fake's `*.localhost` names resolve as `localhost` does (RFC 6761).
     options.authority_host = Some(fake.authority());
     options.request_timeout = Duration::from_secs(1);
     options.timeout = Duration::from_secs(3);
@@ -418,7 +418,7 @@ async fn tokens_are_refreshed_before_they_expire() {
 #[tokio::test]
 async fn challenge_resource_verification_is_on_by_default() {
     let fake = FakeKeyVault::start().await.unwrap();
-    // The vault reached as `localhost`: the challenge's resource `kv.test` is not a parent domain.
+    // The vault reached as `localhost`: the challenge's resource `localhost` is not a parent domain.
     let mut options = options(&fake);
     options.endpoint = format!("https://localhost:{}", fake.addr().port());
     let store = AzureStore::connect(&options).unwrap();
@@ -433,7 +433,7 @@ async fn challenge_resource_verification_is_on_by_default() {
 
 #[tokio::test]
 async fn plain_http_endpoints_are_refused() {
-    let options = AzureOptions::new("http://vault.kv.test", AzureCredentials::Default);
+    let options = AzureOptions::new("http://vault.localhost", AzureCredentials::Default);
     let err = AzureStore::connect(&options).unwrap_err();
     assert!(err.to_string().contains("must use https"), "{err}");
 }
@@ -510,4 +510,162 @@ async fn cached_keys_serve_through_an_outage_and_service_resumes_by_itself() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Options from a YAML `keystore.azure.keyvault` section with the kesrs extensions `extra`.
+fn options_from_yaml(fake: &FakeKeyVault, extra: &str) -> Result<AzureOptions, StoreError> {
+    let yaml = format!(
+        "admin: {{identity: disabled}}\ntls: {{key: k, cert: c}}\nkeystore:\n  azure:\n    keyvault:\n\
+         \x20     endpoint: {}\n\
+         \x20     credentials: {{tenant_id: fake-tenant, client_id: kesrs-tests, client_secret: {CLIENT_SECRET}}}\n\
+         {extra}",
+        fake.endpoint()
+    );
+    let config = Config::from_yaml(&yaml, &|_| None).unwrap();
+    let KeyStoreConfig::Azure(vault) = &config.keystore else {
+        panic!("{:?}", config.keystore)
+    };
+    let mut options = AzureOptions::from_config(vault)?;
+    // Set in the process environment (AZURE_AUTHORITY_HOST) by the server; here, per store.
+    options.authority_host = Some(fake.authority());
+    options.retry_delay = Duration::from_millis(20);
+    Ok(options)
+}
+
+#[tokio::test]
+async fn the_config_trusts_a_private_ca_from_a_file_or_a_directory() {
+    let fake = FakeKeyVault::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ca.pem");
+    std::fs::write(&file, fake.ca_pem()).unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    std::fs::write(bundle.join("fake.pem"), fake.ca_pem()).unwrap();
+    std::fs::write(bundle.join("other.crt"), kesrs_test_ca_pem()).unwrap();
+    // Subdirectories are skipped, as for the server's `tls.ca`.
+    std::fs::create_dir(bundle.join("old")).unwrap();
+
+    for (n, ca) in [&file, &bundle].into_iter().enumerate() {
+        let extra = format!(
+            "      tls:\n        ca: {}\n      timeout: 2s\n",
+            ca.display()
+        );
+        let options = options_from_yaml(&fake, &extra).unwrap();
+        assert_eq!(options.timeout, Duration::from_secs(2));
+        let store = AzureStore::connect(&options).unwrap();
+        let key = name(&format!("ca-{n}"));
+        store.create(&key, b"v").await.unwrap();
+        assert_eq!(&*store.get(&key).await.unwrap(), b"v");
+    }
+
+    // Without the CA, the fake's certificate is not trusted: an outage, bounded by `timeout`.
+    let options = options_from_yaml(&fake, "      timeout: 1s\n").unwrap();
+    assert_eq!(
+        (options.timeout, options.request_timeout),
+        (Duration::from_secs(1), Duration::from_secs(1))
+    );
+    let store = AzureStore::connect(&options).unwrap();
+    let start = Instant::now();
+    let err = store.get(&name("ca-0")).await.unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
+    assert!(message(&err).contains("UnknownIssuer"), "{}", message(&err));
+    // The default timeouts stay when the config sets none.
+    let options = options_from_yaml(&fake, "").unwrap();
+    assert_eq!(
+        (options.timeout, options.request_timeout),
+        (Duration::from_secs(10), Duration::from_secs(5))
+    );
+}
+
+#[tokio::test]
+async fn an_unusable_ca_is_refused_when_the_store_opens_naming_the_field_and_file() {
+    let fake = FakeKeyVault::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let not_pem = dir.path().join("notes.txt");
+    std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    std::fs::write(bundle.join("a.pem"), fake.ca_pem()).unwrap();
+    std::fs::write(
+        bundle.join("b.key"),
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let cases = [
+        (
+            missing.clone(),
+            missing.clone(),
+            "No such file or directory",
+        ),
+        (
+            not_pem.clone(),
+            not_pem.clone(),
+            "the CA file holds no PEM certificate",
+        ),
+        (
+            bundle.clone(),
+            bundle.join("b.key"),
+            "the CA file holds no PEM certificate",
+        ),
+    ];
+    for (ca, culprit, reason) in cases {
+        let extra = format!("      tls:\n        ca: {}\n", ca.display());
+        let err = options_from_yaml(&fake, &extra).unwrap_err();
+        assert!(matches!(err, StoreError::Failed(_)), "{err}");
+        let text = message(&err);
+        let expected = format!(
+            "keystore.azure.keyvault.tls.ca: cannot load CA certificates from '{}': ",
+            culprit.display()
+        );
+        assert!(text.contains(&expected), "{text}");
+        assert!(text.contains(reason), "{text}");
+    }
+}
+
+/// Another CA's certificate, to show that a directory may hold several.
+fn kesrs_test_ca_pem() -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.self_signed(&key).unwrap().pem()
+}
+
+/// KES's Azure store answers 200 for deleting a missing key; its fs store and kesrs's stores answer
+/// 404 `key does not exist` (docs/compatibility.md, "Key stores").
+#[tokio::test]
+async fn deleting_a_missing_key_is_not_found_as_in_every_kesrs_store() {
+    let (fake, store) = start().await;
+    assert!(matches!(
+        store.delete(&name("never-created")).await,
+        Err(StoreError::NotFound)
+    ));
+    // Decided without a DELETE: no soft-deleted secret, no purge.
+    assert_eq!((fake.count(Op::Delete), fake.count(Op::Purge)), (0, 0));
+
+    let kms = Kms::new(Arc::new(store), CacheConfig::default());
+    let err = kms.delete_key(&name("never-created")).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.message().as_str()),
+        (404, "key does not exist")
+    );
+    kms.create_key(&name("once"), None).await.unwrap();
+    kms.delete_key(&name("once")).await.unwrap();
+    let err = kms.delete_key(&name("once")).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.message().as_str()),
+        (404, "key does not exist")
+    );
+
+    // The same answer as the memory (and fs) store gives.
+    let memory = kesrs_core::keystore::MemoryStore::new();
+    assert!(matches!(
+        memory.delete(&name("never-created")).await,
+        Err(StoreError::NotFound)
+    ));
 }

@@ -281,6 +281,42 @@ fn example_config_parses() {
     );
 }
 
+/// The example's Azure section, uncommented in place of `fs:`, parses with the kesrs extensions.
+#[test]
+fn example_config_azure_section_parses() {
+    let text = include_str!("../../examples/config.yaml");
+    let (head, tail) = text.split_once("  fs:\n").unwrap();
+    let (_, azure) = tail.split_once("  # azure:\n").unwrap();
+    let mut yaml = format!("{head}  azure:\n");
+    for line in azure.lines() {
+        // `  #   keyvault:` → `    keyvault:`; doubly commented alternatives stay comments.
+        yaml.push_str(&line.replacen("  # ", "  ", 1));
+        yaml.push('\n');
+    }
+    let config = Config::from_yaml(
+        &yaml,
+        &env(&[
+            ("KESRS_ADMIN_IDENTITY", ADMIN),
+            ("MY_APP_IDENTITY", APP),
+            ("MINIO_IDENTITY", MINIO),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ]),
+    )
+    .unwrap_or_else(|err| panic!("{err}\n{yaml}"));
+    let KeyStoreConfig::Azure(vault) = &config.keystore else {
+        panic!("{:?}", config.keystore)
+    };
+    assert_eq!(vault.endpoint, "https://my-vault.vault.azure.net");
+    assert!(matches!(
+        vault.credentials,
+        AzureCredentials::ClientSecret { .. }
+    ));
+    assert_eq!(vault.ca, Some(PathBuf::from("/etc/kesrs/azure-ca.pem")));
+    assert_eq!(vault.timeout, Some(Duration::from_secs(10)));
+}
+
 #[test]
 fn env_substitution() {
     let yaml = r#"
@@ -915,6 +951,69 @@ fn azure_keystore() {
         err.to_string(),
         "keystore.azure.keyvault: required, but missing or empty"
     );
+}
+
+#[test]
+fn azure_private_ca_and_timeout_extensions() {
+    let base = "admin: {identity: disabled}\ntls: {key: k, cert: c}\nkeystore:\n  azure:\n    keyvault:\n      endpoint: https://kes.vault.azure.net\n";
+    let azure = |extra: &str| {
+        Config::from_yaml(
+            &format!("{base}{extra}"),
+            &env(&[
+                ("AZURE_CA", "/etc/kesrs/azure-ca"),
+                ("AZURE_TIMEOUT", "20s"),
+            ]),
+        )
+    };
+    let vault = |config: Config| match config.keystore {
+        KeyStoreConfig::Azure(vault) => vault,
+        other => panic!("{other:?}"),
+    };
+
+    // Unset: system roots only, the default timeout.
+    let plain = vault(azure("").unwrap());
+    assert_eq!((plain.ca, plain.timeout), (None, None));
+
+    let set =
+        vault(azure("      tls:\n        ca: ./azure-ca.pem\n      timeout: 1m30s\n").unwrap());
+    assert_eq!(set.ca, Some(PathBuf::from("./azure-ca.pem")));
+    assert_eq!(set.timeout, Some(Duration::from_secs(90)));
+
+    // Both are env-capable.
+    let from_env = vault(
+        azure("      tls:\n        ca: ${AZURE_CA}\n      timeout: ${AZURE_TIMEOUT}\n").unwrap(),
+    );
+    assert_eq!(from_env.ca, Some(PathBuf::from("/etc/kesrs/azure-ca")));
+    assert_eq!(from_env.timeout, Some(Duration::from_secs(20)));
+
+    // Empty means unset; `0s` keeps the default, as `api.<path>.timeout` does.
+    let empty = vault(azure("      tls:\n        ca: ''\n      timeout: 0s\n").unwrap());
+    assert_eq!((empty.ca, empty.timeout), (None, None));
+    let null = vault(azure("      tls:\n      timeout:\n").unwrap());
+    assert_eq!((null.ca, null.timeout), (None, None));
+
+    let errors = [
+        (
+            "      timeout: 10\n",
+            "keystore.azure.keyvault.timeout: invalid duration '10': a unit is required, for example '10s' (line 7)",
+        ),
+        (
+            "      timeout: -5s\n",
+            "keystore.azure.keyvault.timeout: invalid duration '-5s': must not be negative (line 7)",
+        ),
+        (
+            "      tls:\n        ca: ${MISSING}\n",
+            "keystore.azure.keyvault.tls.ca: referenced environment variable 'MISSING' is not defined (line 8)",
+        ),
+        (
+            "      tls: ./ca.pem\n",
+            "keystore.azure.keyvault.tls: invalid type: string \"./ca.pem\", expected a mapping (line 7)",
+        ),
+    ];
+    for (extra, message) in errors {
+        let err = azure(extra).unwrap_err();
+        assert_eq!(err.to_string(), message, "{extra}");
+    }
 }
 
 #[test]

@@ -321,7 +321,13 @@ fn init_tracing(level: ErrorLevel, errors: broadcast::Sender<Bytes>) {
             .with_filter(filter.clone())
     });
     let stream = ErrorStreamLayer::new(errors, level).with_filter(filter);
+    // A static filter in front of the dynamic ones: callsites it refuses (hyper's and h2's many
+    // trace spans) are disabled once, instead of creating span records on every request.
+    let callsites = tracing_subscriber::filter::Targets::new()
+        .with_target("kesrs", Level::DEBUG)
+        .with_default(Level::WARN);
     let _ = tracing_subscriber::registry()
+        .with(callsites)
         .with(text)
         .with(json)
         .with(stream)

@@ -29,10 +29,10 @@ pub(crate) struct ClientArgs {
     #[arg(short = 'a', long, value_name = "KEY", global = true)]
     api_key: Option<String>,
     /// Client certificate file [env: MINIO_KES_CERT_FILE, KES_CLIENT_CERT, MINIO_KES_CLIENT_CERT, MINIO_KMS_KES_CERT_FILE]
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long = "cert", id = "client_cert", value_name = "FILE", global = true)]
     cert: Option<PathBuf>,
     /// Client private key file [env: MINIO_KES_KEY_FILE, KES_CLIENT_KEY, MINIO_KES_CLIENT_KEY, MINIO_KMS_KES_KEY_FILE]
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long = "key", id = "client_key", value_name = "FILE", global = true)]
     key: Option<PathBuf>,
     /// CA certificate(s) to trust for the server, in addition to the system's [env: MINIO_KMS_KES_CAPATH]
     #[arg(long, value_name = "FILE", global = true)]
@@ -50,7 +50,11 @@ pub(crate) enum KeyCommand {
         names: Vec<String>,
     },
     /// Import a base64-encoded 32-byte key.
-    Import { name: String, key: String },
+    Import {
+        name: String,
+        #[arg(value_name = "BASE64_KEY")]
+        material: String,
+    },
     /// Describe a key.
     Info {
         name: String,
@@ -204,8 +208,8 @@ pub(crate) fn key(args: &ClientArgs, command: KeyCommand) -> anyhow::Result<Exit
                     client.create_key(&KeyName::new(&name)?).await?;
                 }
             }
-            KeyCommand::Import { name, key } => {
-                let key = Zeroizing::new(decode_b64("key", &key)?);
+            KeyCommand::Import { name, material } => {
+                let key = Zeroizing::new(decode_b64("key", &material)?);
                 client
                     .import_key(&KeyName::new(&name)?, &key, KeyType::Aes256)
                     .await?;

@@ -105,11 +105,23 @@ impl Logs {
     pub(crate) fn new(errors: broadcast::Sender<Bytes>, local_offset: UtcOffset) -> Self {
         let (stdout, mut lines) = mpsc::channel::<Bytes>(4096);
         tokio::spawn(async move {
+            // Every tokio stdout write is a hop to a blocking thread: under load, write the lines
+            // that queued up meanwhile in one go instead of one hop per request.
+            const BATCH: usize = 64 * 1024;
             let mut out = tokio::io::stdout();
+            let mut batch = Vec::with_capacity(BATCH);
             while let Some(line) = lines.recv().await {
-                if out.write_all(&line).await.is_err() || out.flush().await.is_err() {
+                batch.extend_from_slice(&line);
+                while batch.len() < BATCH {
+                    match lines.try_recv() {
+                        Ok(line) => batch.extend_from_slice(&line),
+                        Err(_) => break,
+                    }
+                }
+                if out.write_all(&batch).await.is_err() || out.flush().await.is_err() {
                     break;
                 }
+                batch.clear();
             }
         });
         Self {

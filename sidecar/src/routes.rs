@@ -267,11 +267,12 @@ pub(crate) fn find(raw_path: &str, query: Option<&str>) -> Match {
             .filter(|route| route.path == segments_path(&segments, true))
         {
             // kesrs serves `/v1/key/list` itself: the Go client lists all keys there and would
-            // otherwise need the redirect (see decisions.md).
+            // otherwise need the redirect (see decisions.md). Policies and the audit log see the
+            // path KES would after the redirect, so `/v1/key/list/*` allows it.
             if route.id == RouteId::KeyList && cleaned == raw_path {
                 return Match::Route {
                     route,
-                    path: "/v1/key/list".to_owned(),
+                    path: "/v1/key/list/".to_owned(),
                     resource: String::new(),
                 };
             }
@@ -466,7 +467,7 @@ mod tests {
         );
         assert_eq!(
             route_of("/v1/key/list"),
-            (RouteId::KeyList, "/v1/key/list".into(), "".into())
+            (RouteId::KeyList, "/v1/key/list/".into(), "".into())
         );
     }
 

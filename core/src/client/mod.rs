@@ -196,7 +196,9 @@ impl Client {
     /// Lists the keys a pattern selects, following `continue_at` until the listing is complete.
     pub async fn list_keys(&self, pattern: &Pattern) -> Result<KeyList, Error> {
         let mut names = Vec::new();
-        let mut next = pattern.as_str().to_owned();
+        // The prefix, not the pattern: Go KES takes a trailing `*` literally and would list nothing,
+        // while a bare prefix selects the same keys on both servers.
+        let mut next = pattern.prefix().to_owned();
         loop {
             let page: wire::KeyNames = self
                 .transport

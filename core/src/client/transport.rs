@@ -124,6 +124,7 @@ impl ClientBuilder {
         } else {
             builder.with_root_certificates(self.roots()?)
         };
+        // ALPN (h2, http/1.1) is set by the connector builder below.
         let tls = match self.credentials {
             None => builder.with_no_client_auth(),
             Some(credentials) => {
@@ -133,8 +134,7 @@ impl ClientBuilder {
                     .map_err(|err| config_error(format!("client certificate: {err}")))?
             }
         };
-        // ALPN (h2 and http/1.1, or http/1.1 only) is set by hyper-rustls from the enabled versions
-        // below; it panics on a config that has ALPN protocols already.
+
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));

@@ -132,6 +132,16 @@ pub(super) struct RawKeyVault {
     pub(super) endpoint: Option<String>,
     pub(super) credentials: Option<RawAzureCredentials>,
     pub(super) managed_identity: Option<RawManagedIdentity>,
+    // kesrs extensions; Go KES ignores them, so one file still serves both servers.
+    pub(super) tls: Option<RawKeyVaultTls>,
+    pub(super) timeout: Option<String>,
+}
+
+/// `keystore.azure.keyvault.tls` (kesrs extension).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, expecting = "a mapping")]
+pub(super) struct RawKeyVaultTls {
+    pub(super) ca: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -324,9 +324,21 @@ fn azure_keystore(
         },
         (None, None) => AzureCredentials::Default,
     };
+    // kesrs extensions. The CA is a path, read when the store is opened, as `tls.ca` is.
+    let tls = vault.tls.unwrap_or_default();
+    let ca = env
+        .value(tls.ca.as_deref(), &path.key("tls").key("ca"))?
+        .non_empty()
+        .map(PathBuf::from);
+    // A zero timeout keeps the default, as `api.<path>.timeout` does.
+    let timeout = env
+        .duration(vault.timeout.as_deref(), &path.key("timeout"))?
+        .filter(|timeout| !timeout.is_zero());
     Ok(KeyStoreConfig::Azure(AzureConfig {
         endpoint,
         credentials,
+        ca,
+        timeout,
     }))
 }
 

@@ -5,9 +5,12 @@
 //! missing permissions (403 `ForbiddenByPolicy`), server errors, slow answers and outages, expiring
 //! tokens, and case-insensitive names. It speaks HTTPS with a certificate from a CA made at start.
 //!
-//! Host names: the vault is `https://vault.kv.test:<port>`, Entra ID `https://login.kv.test:<port>`,
-//! and the challenge resource `https://kv.test`, so clients can keep challenge-resource verification
-//! on. Nothing resolves `*.kv.test`: point the client at [`FakeKeyVault::addr`] (see `resolve`).
+//! Host names: the vault is `https://vault.localhost:<port>`, Entra ID
+//! `https://login.localhost:<port>`, and the challenge resource `https://localhost`, so clients can
+//! keep challenge-resource verification on (the resource must be a parent domain of the vault).
+//! `*.localhost` are loopback names (RFC 6761): kesrs resolves them to `localhost`'s addresses
+//! itself, so a fake on `127.0.0.1` needs no resolver set-up. Clients that do not (glibc without
+//! systemd-resolved, Python) can map the names to [`FakeKeyVault::addr`] (see `resolve`).
 //!
 //! Test-only: tokens are counters, and anyone may change faults through `/_fake/*`.
 
@@ -28,9 +31,9 @@ pub use vault::Op;
 use vault::State;
 
 /// The vault's host name.
-pub const VAULT_HOST: &str = "vault.kv.test";
+pub const VAULT_HOST: &str = "vault.localhost";
 /// The Entra ID authority's host name.
-pub const LOGIN_HOST: &str = "login.kv.test";
+pub const LOGIN_HOST: &str = "login.localhost";
 /// The client secret the token endpoint accepts.
 pub const CLIENT_SECRET: &str = "fake-client-secret";
 /// The `X-IDENTITY-HEADER` value the managed-identity endpoint accepts.

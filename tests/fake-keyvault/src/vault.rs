@@ -9,12 +9,13 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
-use crate::{CLIENT_SECRET, IDENTITY_HEADER, VAULT_HOST};
+use crate::{CLIENT_SECRET, IDENTITY_HEADER, LOGIN_HOST, VAULT_HOST};
 
 const API_VERSION: &str = "2025-07-01";
 /// GA versions the fake accepts: kesrs pins 2025-07-01; Go KES's SDK sends 7.5; Python's 7.6 or newer.
 const API_VERSIONS: [&str; 3] = ["7.5", "7.6", API_VERSION];
-const RESOURCE: &str = "https://kv.test";
+/// The challenge resource: a parent domain of [`VAULT_HOST`], as Azure's `vault.azure.net` is.
+const RESOURCE: &str = "https://localhost";
 const PAGE: usize = 25;
 
 /// A kind of request, for counting and for denying permissions.
@@ -436,7 +437,7 @@ impl State {
                 Op::Challenge
             });
             let challenge = format!(
-                "Bearer authorization=\"https://login.kv.test:{}/fake-tenant\", resource=\"{RESOURCE}\"",
+                "Bearer authorization=\"https://{LOGIN_HOST}:{}/fake-tenant\", resource=\"{RESOURCE}\"",
                 self.port
             );
             let mut response = error(

@@ -87,13 +87,53 @@ fn http_client(options: &AzureOptions) -> Result<reqwest::Client, StoreError> {
         .connect_timeout(options.request_timeout)
         .timeout(options.request_timeout)
         // Key Vault never redirects; following one could carry a bearer token elsewhere.
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(LocalhostAware);
     for (host, addr) in &options.resolve {
         builder = builder.resolve(host, *addr);
     }
     builder
         .build()
         .map_err(|err| failed(format!("cannot build the HTTP client: {err}")))
+}
+
+/// The system resolver, except that `*.localhost` resolves as `localhost` does (RFC 6761 6.3: such
+/// names are loopback names, and resolvers should answer them so). Browsers, curl and
+/// systemd-resolved do the same; glibc's plain `files dns` does not.
+///
+/// It matters for local vaults: Key Vault's challenge check accepts only a resource that is a parent
+/// domain of the vault host, so a vault on this machine must be `<name>.localhost` (resource
+/// `https://localhost`) to keep the check on. Nothing else changes: other names go to the system
+/// resolver as before, and TLS still verifies the vault's certificate for the name.
+#[derive(Debug)]
+struct LocalhostAware;
+
+impl reqwest::dns::Resolve for LocalhostAware {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = resolved_name(name.as_str()).to_owned();
+        Box::pin(async move {
+            // Port 0: reqwest puts the URL's port in.
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The name to ask the system resolver for `host`: `localhost` for any `*.localhost`.
+fn resolved_name(host: &str) -> &str {
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let is_localhost_child = trimmed
+        .len()
+        .checked_sub(".localhost".len())
+        .and_then(|at| trimmed.get(at..))
+        .is_some_and(|suffix| suffix.eq_ignore_ascii_case(".localhost"));
+    if is_localhost_child {
+        "localhost"
+    } else {
+        host
+    }
 }
 
 fn client_options(http: &reqwest::Client, options: &AzureOptions) -> ClientOptions {
@@ -196,4 +236,31 @@ fn managed_identity(
 
 fn failed(message: String) -> StoreError {
     StoreError::Failed(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_under_localhost_resolve_as_localhost() {
+        for host in [
+            "vault.localhost",
+            "a.b.localhost",
+            "Vault.LOCALHOST",
+            "vault.localhost.",
+        ] {
+            assert_eq!(resolved_name(host), "localhost", "{host}");
+        }
+        for host in [
+            "localhost",
+            "my-vault.vault.azure.net",
+            "notlocalhost",
+            "localhost.example.com",
+            ".localhost.evil",
+            "xlocalhost",
+        ] {
+            assert_eq!(resolved_name(host), host, "{host}");
+        }
+    }
 }

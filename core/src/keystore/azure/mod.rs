@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use azure_core::http::RequestContent;
@@ -89,9 +90,59 @@ impl AzureOptions {
         }
     }
 
-    /// Options for a `keystore.azure.keyvault` config section.
-    pub fn from_config(config: &AzureConfig) -> Self {
-        Self::new(config.endpoint.clone(), config.credentials.clone())
+    /// Options for a `keystore.azure.keyvault` config section; reads the `tls.ca` certificates.
+    pub fn from_config(config: &AzureConfig) -> Result<Self, StoreError> {
+        let mut options = Self::new(config.endpoint.clone(), config.credentials.clone());
+        if let Some(ca) = &config.ca {
+            options.add_ca_path(ca).map_err(|err| match err {
+                StoreError::Failed(reason) => {
+                    StoreError::Failed(format!("keystore.azure.keyvault.tls.ca: {reason}").into())
+                }
+                other => other,
+            })?;
+        }
+        if let Some(timeout) = config.timeout {
+            options.timeout = timeout;
+            // One request may take the whole operation's time, but not more.
+            options.request_timeout = options.request_timeout.min(timeout);
+        }
+        Ok(options)
+    }
+
+    /// Trusts the certificates in a PEM file, or in every file of a directory (each must hold PEM
+    /// certificates), in addition to the system roots: the rules of the server's `tls.ca`.
+    pub fn add_ca_path(&mut self, path: &Path) -> Result<(), StoreError> {
+        let failed = |file: &Path, reason: &dyn fmt::Display| {
+            StoreError::Failed(
+                format!(
+                    "cannot load CA certificates from '{}': {reason}",
+                    file.display()
+                )
+                .into(),
+            )
+        };
+        let files = if path.is_dir() {
+            let mut files = Vec::new();
+            for entry in std::fs::read_dir(path).map_err(|err| failed(path, &err))? {
+                let file = entry.map_err(|err| failed(path, &err))?.path();
+                if !file.is_dir() {
+                    files.push(file);
+                }
+            }
+            // Sorted, so that an error always names the same file.
+            files.sort();
+            files
+        } else {
+            vec![path.to_owned()]
+        };
+        for file in files {
+            let pem = std::fs::read(&file).map_err(|err| failed(&file, &err))?;
+            self.add_ca_pem(&pem).map_err(|err| match err {
+                StoreError::Failed(reason) => failed(&file, &reason),
+                other => other,
+            })?;
+        }
+        Ok(())
     }
 
     /// Trusts the certificates of a PEM file's contents in addition to the system roots.
