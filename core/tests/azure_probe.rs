@@ -1,7 +1,12 @@
 //! `kesrs check`'s key-store probe on Azure, against the fake Key Vault: every secret permission is
 //! tried on a temporary secret that is gone afterwards, and a missing one is named.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::time::Duration;
 

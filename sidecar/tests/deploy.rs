@@ -117,9 +117,10 @@ fn the_kubernetes_example_matches_kesrs() {
     );
     assert_eq!(config.address.port(), 7373);
     // Every ${NAME} the config uses is set in the container.
-    for name in ["MINIO_IDENTITY"] {
-        env_value(kesrs, name);
-    }
+    assert_eq!(
+        env_value(kesrs, "MINIO_IDENTITY")["valueFrom"]["secretKeyRef"]["name"],
+        "minio-kes"
+    );
     let azure_secret = find(&docs, "Secret", "kesrs-azure");
     for name in ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
         assert!(config_text.contains(&format!("${{{name}}}")));
