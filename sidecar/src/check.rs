@@ -244,16 +244,10 @@ fn certificate(settings: &Settings, options: &Options, findings: &mut Vec<Findin
     let (chain, key) = match &settings.tls.cert {
         CertSource::InMemory { chain, key } => (chain.clone(), key.clone_key()),
         CertSource::Files {
-            encrypted: true, ..
+            cert,
+            key,
+            password,
         } => {
-            findings.push(Finding::fail(
-                "tls.key",
-                "tls.password is set: kesrs does not read encrypted PEM keys; decrypt the key \
-                 (openssl pkey -in key.pem -out key.pem) and remove tls.password",
-            ));
-            return;
-        }
-        CertSource::Files { cert, key, .. } => {
             if !cert.is_file() || !key.is_file() {
                 return; // Already reported by `files`.
             }
@@ -267,12 +261,12 @@ fn certificate(settings: &Settings, options: &Options, findings: &mut Vec<Findin
                     return;
                 }
             };
-            let key = match tls::read_key(key) {
+            let key = match tls::read_key(key, password.as_ref()) {
                 Ok(key) => key,
                 Err(err) => {
                     findings.push(Finding::fail(
                         "tls.key",
-                        format!("{err}; it must hold one unencrypted PEM private key"),
+                        format!("{err}; it must hold one PEM private key (encrypted ones need the right tls.password)"),
                     ));
                     return;
                 }

@@ -45,7 +45,7 @@ impl Settings {
                 cert: CertSource::Files {
                     cert: config.tls.cert,
                     key: config.tls.key,
-                    encrypted: config.tls.password.is_some(),
+                    password: config.tls.password,
                 },
                 client_auth: config.tls.client_auth,
                 ca: config.tls.ca,

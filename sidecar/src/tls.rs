@@ -27,8 +27,8 @@ pub(crate) enum CertSource {
     Files {
         cert: std::path::PathBuf,
         key: std::path::PathBuf,
-        /// `tls.password`: set for a legacy-encrypted PEM key, which kesrs does not read.
-        encrypted: bool,
+        /// `tls.password`: decrypts a legacy-encrypted PEM key.
+        password: Option<kesrs_core::config::Secret>,
     },
     /// A certificate made in memory (`--dev`).
     InMemory {
@@ -78,8 +78,14 @@ pub(crate) enum TlsError {
     NoSan,
     #[error("invalid TLS certificate: {0}")]
     BadCertificate(String),
-    #[error("encrypted private keys (tls.password) are not supported; decrypt the key file")]
-    EncryptedKey,
+    #[error("the private key '{0}' is encrypted: set tls.password")]
+    EncryptedKey(String),
+    #[error("failed to decrypt the private key '{path}' with tls.password: {source}")]
+    KeyPassword {
+        path: String,
+        #[source]
+        source: kesrs_core::Error,
+    },
     #[error("failed to read CA certificates from '{path}': {reason}")]
     Ca { path: String, reason: String },
     #[error(transparent)]
@@ -104,9 +110,10 @@ pub(crate) fn server_config(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let (chain, key) = match &settings.cert {
         CertSource::Files {
-            encrypted: true, ..
-        } => return Err(TlsError::EncryptedKey),
-        CertSource::Files { cert, key, .. } => (read_certs(cert)?, read_key(key)?),
+            cert,
+            key,
+            password,
+        } => (read_certs(cert)?, read_key(key, password.as_ref())?),
         CertSource::InMemory { chain, key } => (chain.clone(), key.clone_key()),
     };
     check_san(&chain)?;
@@ -259,16 +266,34 @@ pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
     Ok(chain)
 }
 
-pub(crate) fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        if text.contains("ENCRYPTED") {
-            return Err(TlsError::EncryptedKey);
-        }
-    }
-    PrivateKeyDer::from_pem_file(path).map_err(|source| TlsError::Pem {
+/// Reads a PEM private key; a legacy-encrypted one (RFC 1423, as `kes identity new --encrypt` writes)
+/// is decrypted with `tls.password`.
+pub(crate) fn read_key(
+    path: &Path,
+    password: Option<&kesrs_core::config::Secret>,
+) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem_error = |source| TlsError::Pem {
         path: path.display().to_string(),
         source,
-    })
+    };
+    let pem = zeroize::Zeroizing::new(
+        std::fs::read(path).map_err(|err| pem_error(rustls_pki_types::pem::Error::Io(err)))?,
+    );
+    let encrypted = pem.windows(11).any(|w| w == b"4,ENCRYPTED");
+    let decrypted = match (encrypted, password) {
+        (false, _) => None,
+        (true, None) => return Err(TlsError::EncryptedKey(path.display().to_string())),
+        (true, Some(password)) => Some(
+            kesrs_core::decrypt_private_key_pem(&pem, password.expose().as_bytes()).map_err(
+                |source| TlsError::KeyPassword {
+                    path: path.display().to_string(),
+                    source,
+                },
+            )?,
+        ),
+    };
+    let text: &[u8] = decrypted.as_ref().map_or(&pem[..], |d| d.as_bytes());
+    PrivateKeyDer::from_pem_slice(text).map_err(pem_error)
 }
 
 /// KES refuses a server certificate without any DNS or IP SAN.

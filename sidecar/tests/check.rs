@@ -212,13 +212,40 @@ fn expired_and_soon_expiring_certificates_fail() {
     assert!(ok, "{out}");
 }
 
+/// An encrypted PEM key (`kes identity new --encrypt`, `openssl ec -aes256`) is read with
+/// tls.password, as KES reads it; a missing or wrong password is named.
 #[test]
-fn encrypted_keys_are_refused_with_the_fix() {
+fn encrypted_keys_are_read_with_tls_password() {
     let setup = Setup::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::copy(
+        fixtures.join("encrypted-server.cert"),
+        setup.path("server.cert"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("encrypted-server.key"),
+        setup.path("server.key"),
+    )
+    .unwrap();
     let text = std::fs::read_to_string(setup.path("config.yml")).unwrap();
-    let text = text.replace("tls:\n", "tls:\n  password: secret\n");
-    std::fs::write(setup.path("config.yml"), text).unwrap();
-    fails(&setup, &[], "tls.key", "remove tls.password");
+
+    fails(&setup, &[], "tls.key", "is encrypted: set tls.password");
+
+    std::fs::write(
+        setup.path("config.yml"),
+        text.replace("tls:\n", "tls:\n  password: wrong\n"),
+    )
+    .unwrap();
+    fails(&setup, &[], "tls.key", "incorrect password");
+
+    std::fs::write(
+        setup.path("config.yml"),
+        text.replace("tls:\n", "tls:\n  password: kesrs-test\n"),
+    )
+    .unwrap();
+    let (ok, out) = setup.check(&["--dial", "kes.example.net"]);
+    assert!(ok, "{out}");
 }
 
 #[test]

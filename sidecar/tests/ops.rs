@@ -289,3 +289,33 @@ fn identity_cli() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// A server key encrypted with legacy PEM encryption starts with `tls.password`, as in KES.
+#[tokio::test]
+async fn an_encrypted_server_key_is_read_with_tls_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::copy(
+        fixtures.join("encrypted-server.cert"),
+        dir.path().join("server.cert"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("encrypted-server.key"),
+        dir.path().join("server.key"),
+    )
+    .unwrap();
+    let admin = ClientCert::ed25519();
+    let config = common::config_text(dir.path(), &admin.identity, "")
+        .replace("tls:\n", "tls:\n  password: kesrs-test\n");
+    std::fs::write(dir.path().join("config.yml"), config).unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .args(["server", "--no-watch", "--addr", "127.0.0.1:0", "--config"])
+        .arg(dir.path().join("config.yml"));
+    let (mut child, addr, _, _) = spawn_and_wait(command);
+    let guard = KillOnDrop(&mut child);
+    let mut c = Client::connect(addr, Some(&admin), Proto::Http2).await;
+    assert_eq!(c.get("/v1/status").await.status, 200);
+    drop(guard);
+}
