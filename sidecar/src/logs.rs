@@ -18,7 +18,6 @@ use http::{HeaderValue, StatusCode};
 use http_body::Frame;
 use http_body_util::BodyExt as _;
 use time::{OffsetDateTime, UtcOffset};
-use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -91,7 +90,7 @@ pub(crate) struct Logs {
     audit: broadcast::Sender<Bytes>,
     errors: broadcast::Sender<Bytes>,
     audit_level: AtomicI32,
-    stdout: mpsc::Sender<Bytes>,
+    stdout: std::sync::mpsc::SyncSender<Bytes>,
     /// Audit events written to stream subscribers (`kes_log_audit_events`).
     pub(crate) audit_events: Arc<AtomicU64>,
     /// Error events written to stream subscribers (`kes_log_error_events`).
@@ -103,27 +102,32 @@ impl Logs {
     /// The logs, with the audit log written to stdout by a task of its own (so that a slow stdout
     /// never blocks a request), and the error stream fed by [`ErrorStreamLayer`].
     pub(crate) fn new(errors: broadcast::Sender<Bytes>, local_offset: UtcOffset) -> Self {
-        let (stdout, mut lines) = mpsc::channel::<Bytes>(4096);
-        tokio::spawn(async move {
-            // Every tokio stdout write is a hop to a blocking thread: under load, write the lines
-            // that queued up meanwhile in one go instead of one hop per request.
-            const BATCH: usize = 64 * 1024;
-            let mut out = tokio::io::stdout();
-            let mut batch = Vec::with_capacity(BATCH);
-            while let Some(line) = lines.recv().await {
-                batch.extend_from_slice(&line);
-                while batch.len() < BATCH {
-                    match lines.try_recv() {
-                        Ok(line) => batch.extend_from_slice(&line),
-                        Err(_) => break,
+        let (stdout, lines) = std::sync::mpsc::sync_channel::<Bytes>(4096);
+        // A thread of its own, writing in batches: a tokio stdout write is a hop to the blocking
+        // pool, and waking a writer per line is a context switch per request; either cost more
+        // than the request itself. The thread wakes for the first line, then collects for a few
+        // milliseconds and writes everything through one buffer, so the audit log lags by at most
+        // that much.
+        let spawned = std::thread::Builder::new()
+            .name("kesrs-audit-stdout".into())
+            .spawn(move || {
+                use std::io::Write as _;
+                const COLLECT_FOR: Duration = Duration::from_millis(5);
+                let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+                while let Ok(line) = lines.recv() {
+                    std::thread::sleep(COLLECT_FOR);
+                    let mut result = out.write_all(&line);
+                    while let (Ok(()), Ok(line)) = (&result, lines.try_recv()) {
+                        result = out.write_all(&line);
+                    }
+                    if result.and_then(|()| out.flush()).is_err() {
+                        break;
                     }
                 }
-                if out.write_all(&batch).await.is_err() || out.flush().await.is_err() {
-                    break;
-                }
-                batch.clear();
-            }
-        });
+            });
+        if let Err(err) = spawned {
+            tracing::error!("failed to start the audit log writer: {err}");
+        }
         Self {
             audit: broadcast::channel(1024).0,
             errors,
