@@ -319,3 +319,22 @@ async fn an_encrypted_server_key_is_read_with_tls_password() {
     assert_eq!(c.get("/v1/status").await.status, 200);
     drop(guard);
 }
+
+/// Logs are JSON lines when stderr is not a terminal (a service manager, a container runtime), one
+/// object per event with its level, at the level the config sets.
+#[test]
+fn logs_are_json_lines_when_not_on_a_terminal() {
+    let server = Server::start("log:\n  error: debug\n");
+    let lines = server.stderr.lock().unwrap().clone();
+    assert!(!lines.is_empty(), "no log lines");
+    for line in &lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(event["level"].is_string(), "{line}");
+        assert!(event["fields"]["message"].is_string(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("listening on https://")),
+        "{lines:?}"
+    );
+}
