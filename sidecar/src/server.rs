@@ -33,6 +33,10 @@ use crate::tls::{self, PeerError, Resumption};
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often an HTTP/2 connection is pinged, and how long the peer has to answer.
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -199,7 +203,13 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+    // HTTP/2 connections have no header timeout between requests: pings find peers that vanished
+    // (a crashed MinIO node, a dropped NAT entry) so their connections do not linger forever.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let mut shutdown = shared.shutdown.clone();
