@@ -6,8 +6,8 @@ package gocompat
 //     of server must describe those keys the same way, decrypt those
 //     ciphertexts and compute the same HMACs. Regenerate with
 //     KES_SERVER_KIND=kes KES_SERVER_BIN=<Go KES> GOCOMPAT_WRITE_FIXTURES=1 go test -run TestGoKESFixtures
-//   - the reverse (optional): keys the server under test writes, read back by
-//     Go KES when GOCOMPAT_GOKES_BIN points at a Go KES binary.
+//   - the reverse: keys the server under test writes, read back by Go KES
+//     (gokes_reverse_test.go, built only with -tags gokes).
 
 import (
 	"bytes"
@@ -173,18 +173,4 @@ func writeGoKESFixtures(t *testing.T) {
 	must(t, "marshal fixtures", err)
 	must(t, "write fixtures.json", os.WriteFile(filepath.Join(fixtureDir, "fixtures.json"), append(out, '\n'), 0o644))
 	t.Logf("wrote %d Go KES keys and their ciphertexts to %s", len(set.Keys), fixtureDir)
-}
-
-// TestKeysReadByGoKES: the reverse direction. Keys written by the server
-// under test are read by Go KES from the same fs directory.
-func TestKeysReadByGoKES(t *testing.T) {
-	bin := os.Getenv("GOCOMPAT_GOKES_BIN")
-	if bin == "" {
-		t.Skip("optional: set GOCOMPAT_GOKES_BIN to a Go KES binary to check that Go KES reads the key files this server writes")
-	}
-	w := startTestServer(t, serverOptions{})
-	set := produceFixtures(t, w, "rev")
-	w.Stop()
-	r := startTestServer(t, serverOptions{kind: kindKes, bin: bin, keysDir: w.keysDir})
-	verifyFixtures(t, r, set)
 }
