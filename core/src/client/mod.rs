@@ -219,7 +219,7 @@ impl Client {
     /// Generates a data key under `name`, bound to `context`.
     pub async fn generate_key(&self, name: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
         let body = wire::Context {
-            context: (!context.is_empty()).then_some(Base64(context)),
+            context: wire::context(context),
         };
         let path = join("/v1/key/generate/", name.as_str());
         let response: wire::DataKey = self.transport.post_json(&path, &body).await?;
@@ -242,7 +242,7 @@ impl Client {
     ) -> Result<Vec<u8>, Error> {
         let body = wire::Encrypt {
             plaintext: Base64(plaintext),
-            context: (!context.is_empty()).then_some(Base64(context)),
+            context: wire::context(context),
         };
         let path = join("/v1/key/encrypt/", name.as_str());
         let response: wire::Ciphertext = self.transport.post_json(&path, &body).await?;
@@ -258,7 +258,7 @@ impl Client {
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let body = wire::Decrypt {
             ciphertext: Base64(ciphertext),
-            context: (!context.is_empty()).then_some(Base64(context)),
+            context: wire::context(context),
         };
         let path = join("/v1/key/decrypt/", name.as_str());
         let response: wire::Plaintext = self.transport.post_json(&path, &body).await?;

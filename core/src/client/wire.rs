@@ -46,6 +46,11 @@ impl<'de> Deserialize<'de> for Bytes {
     }
 }
 
+/// The optional `context` field: omitted when empty, as the Go client omits it.
+pub(super) fn context(context: &[u8]) -> Option<Base64<'_>> {
+    (!context.is_empty()).then_some(Base64(context))
+}
+
 pub(super) fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
@@ -136,9 +141,9 @@ pub(super) struct IdentityNames {
 pub(super) struct PolicyInfo {
     name: String,
     #[serde(default)]
-    allow: BTreeMap<String, serde_json::Value>,
+    allow: Rules,
     #[serde(default)]
-    deny: BTreeMap<String, serde_json::Value>,
+    deny: Rules,
     #[serde(default)]
     created_at: String,
     #[serde(default)]
@@ -154,9 +159,9 @@ pub(super) struct IdentityInfo {
     #[serde(default)]
     admin: bool,
     #[serde(default)]
-    allow: BTreeMap<String, serde_json::Value>,
+    allow: Rules,
     #[serde(default)]
-    deny: BTreeMap<String, serde_json::Value>,
+    deny: Rules,
     #[serde(default)]
     created_at: String,
     #[serde(default)]
@@ -210,10 +215,7 @@ impl From<PolicyInfo> for super::PolicyInfo {
     fn from(p: PolicyInfo) -> Self {
         Self {
             name: p.name,
-            policy: Policy {
-                allow: p.allow.into_keys().collect(),
-                deny: p.deny.into_keys().collect(),
-            },
+            policy: policy(p.allow, p.deny),
             created_at: parse_time(&p.created_at),
             created_by: p.created_by.filter(|s| !s.is_empty()),
         }
@@ -222,10 +224,7 @@ impl From<PolicyInfo> for super::PolicyInfo {
 
 impl IdentityInfo {
     pub(super) fn into_info(self) -> (super::IdentityInfo, Policy) {
-        let policy = Policy {
-            allow: self.allow.into_keys().collect(),
-            deny: self.deny.into_keys().collect(),
-        };
+        let policy = policy(self.allow, self.deny);
         let info = super::IdentityInfo {
             identity: self
                 .identity
@@ -239,6 +238,17 @@ impl IdentityInfo {
         (info, policy)
     }
 }
+
+/// A policy from KES's `{"pattern":{}}` maps.
+fn policy(allow: Rules, deny: Rules) -> Policy {
+    Policy {
+        allow: allow.into_keys().collect(),
+        deny: deny.into_keys().collect(),
+    }
+}
+
+/// KES's policy rules on the wire: a map from pattern to an empty object.
+type Rules = BTreeMap<String, serde_json::Value>;
 
 pub(super) fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()

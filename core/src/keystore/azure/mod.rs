@@ -267,22 +267,8 @@ impl AzureStore {
         }
         let mut attempt = 0;
         loop {
-            let set = || {
-                let parameters = SetSecretParameters {
-                    value: Some(value.to_owned()),
-                    tags: Some(HashMap::from([(
-                        names::NAME_TAG.to_owned(),
-                        name.as_str().to_owned(),
-                    )])),
-                    ..Default::default()
-                };
-                async move {
-                    let body: RequestContent<SetSecretParameters> = parameters.try_into()?;
-                    self.clients.secrets.set_secret(secret, body, None).await
-                }
-            };
-            let conflict = match retry(Permission::Set, self.backoff, deadline, set).await {
-                Ok(_) => return Ok(()),
+            let conflict = match self.set_tagged(name, secret, value, deadline).await {
+                Ok(()) => return Ok(()),
                 Err(conflict @ Failure::Conflict(_)) => conflict,
                 Err(failure) => return Err(failure.into_store_error()),
             };
@@ -297,6 +283,33 @@ impl AzureStore {
             }
             attempt += 1;
         }
+    }
+
+    /// Sets `secret` to `value`, tagged with the exact KES name that every read compares.
+    async fn set_tagged(
+        &self,
+        name: &KeyName,
+        secret: &str,
+        value: &str,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        let set = || {
+            let parameters = SetSecretParameters {
+                value: Some(value.to_owned()),
+                tags: Some(HashMap::from([(
+                    names::NAME_TAG.to_owned(),
+                    name.as_str().to_owned(),
+                )])),
+                ..Default::default()
+            };
+            async move {
+                let body: RequestContent<SetSecretParameters> = parameters.try_into()?;
+                self.clients.secrets.set_secret(secret, body, None).await
+            }
+        };
+        retry(Permission::Set, self.backoff, deadline, set)
+            .await
+            .map(drop)
     }
 
     async fn read_secret(

@@ -4,11 +4,6 @@
 //! The generic probe would not do: a delete hides a failed purge (KES semantics), and a create also
 //! lists, so a missing `list` would show as a failed `set`.
 
-use std::collections::HashMap;
-
-use azure_core::http::RequestContent;
-use azure_security_keyvault_secrets::models::SetSecretParameters;
-
 use super::retry::{retry, Failure, Permission};
 use super::{names, AzureStore};
 use crate::keystore::ProbeStep;
@@ -30,23 +25,9 @@ impl AzureStore {
             .map_err(Failure::into_store_error);
         steps.push(ProbeStep::done("list", listed));
 
-        let set = || {
-            let parameters = SetSecretParameters {
-                value: Some(VALUE.to_owned()),
-                tags: Some(HashMap::from([(
-                    names::NAME_TAG.to_owned(),
-                    name.as_str().to_owned(),
-                )])),
-                ..Default::default()
-            };
-            async move {
-                let body: RequestContent<SetSecretParameters> = parameters.try_into()?;
-                self.clients.secrets.set_secret(secret, body, None).await
-            }
-        };
-        let set = retry(Permission::Set, self.backoff, deadline, set)
+        let set = self
+            .set_tagged(name, secret, VALUE, deadline)
             .await
-            .map(drop)
             .map_err(Failure::into_store_error);
         let created = set.is_ok();
         steps.push(ProbeStep::done("set", set));
