@@ -1,11 +1,13 @@
 //! `kesrs bench`: a load generator for any KES-compatible server (kesrs or Go KES).
 //!
-//! Workers share one client (one connection pool, HTTP/2 streams or HTTP/1.1 connections) and each
-//! records its latencies in its own histogram, merged at the end, so measuring costs no shared lock.
+//! The load comes from `--threads` threads, each with a single-threaded runtime and a client (one
+//! connection) of its own, so the generator never wakes another thread or contends on a connection's
+//! lock: on a small machine it shares the cores with the server it measures, and every cycle it spends
+//! is one the server does not get. Each worker records its latencies in its own histogram, merged at
+//! the end, so measuring costs no shared lock either.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -25,9 +27,13 @@ pub(crate) struct BenchArgs {
     /// The operation to measure.
     #[arg(long, value_enum, default_value = "generate")]
     op: Operation,
-    /// Requests in flight at once.
+    /// Requests in flight at once, over all threads.
     #[arg(short = 'c', long, default_value_t = 32)]
     concurrency: usize,
+    /// Threads generating the load, each with its own connection; one drives a small server well
+    /// and leaves the most CPU to it.
+    #[arg(short = 't', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: u16,
     /// How long to run, as a Go duration.
     #[arg(short = 'd', long, default_value = "10s", value_parser = crate::cli::parse_go_duration)]
     duration: Duration,
@@ -69,11 +75,51 @@ struct Report {
 
 /// Runs `kesrs bench`.
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let report = runtime.block_on(bench(&args))?;
+    let key = KeyName::new(&args.key_name)?;
+    let ciphertext = runtime()?.block_on(prepare(&args, &key))?;
+    let issued = AtomicU64::new(0);
+    let start = Instant::now();
+    let deadline = start + args.duration;
+    let threads = usize::from(args.threads);
+    let results: Vec<anyhow::Result<Report>> = std::thread::scope(|scope| {
+        let loads: Vec<_> = (0..threads)
+            .map(|thread| {
+                // The workers are spread evenly; the first threads take the remainder.
+                let workers = args.concurrency.max(1) / threads
+                    + usize::from(thread < args.concurrency.max(1) % threads);
+                let load = Load {
+                    args: &args,
+                    key: &key,
+                    ciphertext: &ciphertext,
+                    issued: &issued,
+                    deadline,
+                };
+                scope.spawn(move || runtime()?.block_on(load.run(workers)))
+            })
+            .collect();
+        loads
+            .into_iter()
+            .map(|load| {
+                load.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a benchmark thread panicked")))
+            })
+            .collect()
+    });
+    let mut report = Report {
+        requests: 0,
+        errors: 0,
+        elapsed: start.elapsed(),
+        latency: new_histogram()?,
+    };
+    for result in results {
+        let part = result?;
+        report.requests += part.requests;
+        report.errors += part.errors;
+        report
+            .latency
+            .add(&part.latency)
+            .context("merging latency histograms")?;
+    }
     print(&args, &report)?;
     Ok(if report.errors == 0 {
         ExitCode::SUCCESS
@@ -82,75 +128,92 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
-    let client = args
-        .client
-        .connect_with(|builder| builder.http2(!args.http1))?;
-    let key = KeyName::new(&args.key_name)?;
-    match client.create_key(&key).await {
+/// A single-threaded runtime: a load thread's, or the one that prepares the run.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn connect(args: &BenchArgs) -> anyhow::Result<Client> {
+    args.client
+        .connect_with(|builder| builder.http2(!args.http1))
+}
+
+/// Creates the key if it is missing and returns a ciphertext for `decrypt` to use.
+async fn prepare(args: &BenchArgs, key: &KeyName) -> anyhow::Result<Vec<u8>> {
+    let client = connect(args)?;
+    match client.create_key(key).await {
         Ok(()) | Err(Error::KeyExists) => {}
         Err(err) => return Err(err).context("creating the benchmark key"),
     }
-    let context = br#"{"bucket":"bench/object"}"#;
     let sample = client
-        .generate_key(&key, context)
+        .generate_key(key, CONTEXT)
         .await
         .context("preparing a ciphertext")?;
-    let ciphertext: Arc<[u8]> = sample.ciphertext().into();
+    Ok(sample.ciphertext().to_vec())
+}
 
-    let issued = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + args.duration;
-    let start = Instant::now();
-    let workers: Vec<_> = (0..args.concurrency.max(1))
-        .map(|_| {
-            let (client, key, ciphertext, issued) = (
-                client.clone(),
-                key.clone(),
-                Arc::clone(&ciphertext),
-                Arc::clone(&issued),
-            );
-            let (op, limit) = (args.op, args.requests);
-            tokio::spawn(async move {
-                let mut latency = new_histogram()?;
-                let mut errors = 0u64;
-                loop {
-                    let n = issued.fetch_add(1, Ordering::Relaxed);
-                    match limit {
-                        Some(limit) if n >= limit => break,
-                        None if Instant::now() >= deadline => break,
-                        _ => {}
-                    }
-                    let t = Instant::now();
-                    if one_request(&client, op, n, &key, &ciphertext, context)
-                        .await
-                        .is_err()
-                    {
-                        errors += 1;
-                    }
-                    let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    latency.saturating_record(micros);
-                }
-                anyhow::Ok((latency, errors))
-            })
-        })
-        .collect();
-    let mut report = Report {
-        requests: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latency: new_histogram()?,
-    };
-    for worker in workers {
-        let (latency, errors) = worker.await.context("benchmark worker failed")??;
-        report.requests += latency.len();
-        report.errors += errors;
-        report
-            .latency
-            .add(&latency)
-            .context("merging latency histograms")?;
+/// The context every request sends.
+const CONTEXT: &[u8] = br#"{"bucket":"bench/object"}"#;
+
+/// One thread's share of the run.
+struct Load<'a> {
+    args: &'a BenchArgs,
+    key: &'a KeyName,
+    ciphertext: &'a [u8],
+    /// Requests started so far, over all threads: `--requests` bounds it.
+    issued: &'a AtomicU64,
+    deadline: Instant,
+}
+
+impl Load<'_> {
+    /// Runs `workers` request loops on this thread's connection until the run ends.
+    async fn run(self, workers: usize) -> anyhow::Result<Report> {
+        let client = connect(self.args)?;
+        let workers = (0..workers).map(|_| self.worker(&client));
+        let mut report = Report {
+            requests: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latency: new_histogram()?,
+        };
+        for result in futures_util::future::join_all(workers).await {
+            let (latency, errors) = result?;
+            report.requests += latency.len();
+            report.errors += errors;
+            report
+                .latency
+                .add(&latency)
+                .context("merging latency histograms")?;
+        }
+        Ok(report)
     }
-    report.elapsed = start.elapsed();
-    Ok(report)
+
+    /// One request after another until the run ends: its latencies and its error count.
+    async fn worker(&self, client: &Client) -> anyhow::Result<(Histogram<u64>, u64)> {
+        let mut latency = new_histogram()?;
+        let mut errors = 0u64;
+        loop {
+            let n = self.issued.fetch_add(1, Ordering::Relaxed);
+            match self.args.requests {
+                Some(limit) if n >= limit => break,
+                None if Instant::now() >= self.deadline => break,
+                _ => {}
+            }
+            let t = Instant::now();
+            if one_request(client, self.args.op, n, self.key, self.ciphertext)
+                .await
+                .is_err()
+            {
+                errors += 1;
+            }
+            let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+            latency.saturating_record(micros);
+        }
+        Ok((latency, errors))
+    }
 }
 
 async fn one_request(
@@ -159,7 +222,6 @@ async fn one_request(
     n: u64,
     key: &KeyName,
     ciphertext: &[u8],
-    context: &[u8],
 ) -> Result<(), Error> {
     let op = match (op, n % 10) {
         (Operation::Mix, 0) => Operation::Generate,
@@ -168,9 +230,9 @@ async fn one_request(
         (op, _) => op,
     };
     match op {
-        Operation::Generate | Operation::Mix => client.generate_key(key, context).await.map(drop),
-        Operation::Decrypt => client.decrypt(key, ciphertext, context).await.map(drop),
-        Operation::Encrypt => client.encrypt(key, &[0u8; 32], context).await.map(drop),
+        Operation::Generate | Operation::Mix => client.generate_key(key, CONTEXT).await.map(drop),
+        Operation::Decrypt => client.decrypt(key, ciphertext, CONTEXT).await.map(drop),
+        Operation::Encrypt => client.encrypt(key, &[0u8; 32], CONTEXT).await.map(drop),
     }
 }
 
@@ -187,6 +249,7 @@ fn print(args: &BenchArgs, report: &Report) -> anyhow::Result<()> {
         let value = json!({
             "operation": format!("{:?}", args.op).to_lowercase(),
             "concurrency": args.concurrency,
+            "threads": args.threads,
             "http": if args.http1 { "1.1" } else { "2" },
             "requests": report.requests,
             "errors": report.errors,

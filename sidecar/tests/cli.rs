@@ -263,4 +263,12 @@ fn bench_runs_a_bounded_load_and_reports_json() {
         (report["requests"].as_u64(), report["http"].as_str()),
         (Some(50), Some("1.1"))
     );
+    // Several load threads, more of them than requests in flight: the count is still exact.
+    let report = json(&cli.ok(&["bench", "-t", "3", "-n", "90", "-c", "5", "--json"]));
+    assert_eq!(
+        (report["requests"].as_u64(), report["threads"].as_u64()),
+        (Some(90), Some(3))
+    );
+    let report = json(&cli.ok(&["bench", "-t", "4", "-n", "10", "-c", "2", "--json"]));
+    assert_eq!(report["requests"], 10, "{report}");
 }
