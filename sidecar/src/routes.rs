@@ -332,22 +332,16 @@ pub(crate) fn clean_path(p: &str) -> String {
 /// must equal its leading segments.
 fn match_segments(segments: &[String]) -> Option<&'static Route> {
     ROUTES.iter().find(|route| {
+        // `/v1/key/create/` has the parts ["v1", "key", "create"]; the trailing slash makes it a
+        // subtree, which needs at least one more segment (possibly empty) for its resource.
+        let mut have = segments.iter();
+        let parts_match = route
+            .path
+            .trim_matches('/')
+            .split('/')
+            .all(|want| have.next().is_some_and(|have| have == want));
         let subtree = route.path.ends_with('/');
-        let parts: Vec<&str> = route.path.trim_matches('/').split('/').collect();
-        // A path `/a/b/` splits into ["a", "b", ""]: the empty last segment is the subtree's rest.
-        if subtree {
-            segments.len() > parts.len()
-                && parts
-                    .iter()
-                    .zip(segments)
-                    .all(|(want, have)| *want == have.as_str())
-        } else {
-            segments.len() == parts.len()
-                && parts
-                    .iter()
-                    .zip(segments)
-                    .all(|(want, have)| *want == have.as_str())
-        }
+        parts_match && have.next().is_some() == subtree
     })
 }
 
