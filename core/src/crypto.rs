@@ -100,10 +100,37 @@ impl SecretKey {
     /// Encrypts `plaintext` with `context` as associated data: sealed ‖ iv16 ‖ nonce12.
     pub(crate) fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>, Error> {
         // One draw of 28 bytes per call, as KES does: iv = bytes 0..16, nonce = bytes 16..28.
-        let mut random_bytes = [0u8; SUFFIX_LEN];
-        random(&mut random_bytes)?;
-        let (iv, nonce) = split_suffix(&random_bytes).ok_or(Error::Encrypt)?;
+        let mut suffix = [0u8; SUFFIX_LEN];
+        random(&mut suffix)?;
+        self.seal_with(plaintext, context, &suffix)
+    }
 
+    /// A fresh 32-byte data key and its ciphertext, from one draw of random bytes: generating data
+    /// keys is what MinIO asks for on every write, and a second draw is a second system call.
+    pub(crate) fn generate_data_key(
+        &self,
+        context: &[u8],
+    ) -> Result<(Zeroizing<[u8; KEY_LEN]>, Vec<u8>), Error> {
+        let mut random_bytes = Zeroizing::new([0u8; KEY_LEN + SUFFIX_LEN]);
+        random(random_bytes.as_mut())?;
+        let (key, suffix) = random_bytes
+            .split_first_chunk::<KEY_LEN>()
+            .ok_or(Error::Encrypt)?;
+        let suffix: &[u8; SUFFIX_LEN] = suffix.try_into().map_err(|_| Error::Encrypt)?;
+        let ciphertext = self.seal_with(key, context, suffix)?;
+        let mut plaintext = Zeroizing::new([0u8; KEY_LEN]);
+        plaintext.copy_from_slice(key);
+        Ok((plaintext, ciphertext))
+    }
+
+    /// Encrypts with the given random `iv ‖ nonce`.
+    fn seal_with(
+        &self,
+        plaintext: &[u8],
+        context: &[u8],
+        suffix: &[u8; SUFFIX_LEN],
+    ) -> Result<Vec<u8>, Error> {
+        let (iv, nonce) = split_suffix(suffix).ok_or(Error::Encrypt)?;
         let capacity = plaintext
             .len()
             .checked_add(TAG_LEN + SUFFIX_LEN)
@@ -116,7 +143,7 @@ impl SecretKey {
         let tag = seal_in_place(self.kind, &subkey, nonce, context, &mut out)
             .map_err(|_| Error::Encrypt)?;
         out.extend_from_slice(&tag);
-        out.extend_from_slice(&random_bytes);
+        out.extend_from_slice(suffix);
         Ok(std::mem::take(&mut *out))
     }
 
@@ -508,6 +535,30 @@ mod tests {
             let key = key(case);
             let subkey = derive_subkey(key.kind(), key.as_bytes(), iv);
             assert_eq!(subkey.as_slice(), hex_field("aead_key_hex"), "{source}");
+        }
+    }
+
+    #[test]
+    fn generated_data_keys_open_to_their_plaintext() {
+        for kind in [KeyType::Aes256, KeyType::ChaCha20] {
+            let key = SecretKey::generate(kind).unwrap();
+            let (plaintext, ciphertext) = key.generate_data_key(b"ctx").unwrap();
+            assert_eq!(ciphertext.len(), KEY_LEN + 44);
+            assert_eq!(
+                key.open(&ciphertext, b"ctx").unwrap().as_slice(),
+                &plaintext[..]
+            );
+            assert!(matches!(
+                key.open(&ciphertext, b"other"),
+                Err(Error::Decrypt)
+            ));
+            // The key and the iv and nonce come from one draw, but never overlap.
+            let suffix = &ciphertext[ciphertext.len() - SUFFIX_LEN..];
+            assert!(!suffix
+                .windows(8)
+                .any(|w| plaintext.windows(8).any(|p| p == w)));
+            let (again, _) = key.generate_data_key(b"ctx").unwrap();
+            assert_ne!(again, plaintext);
         }
     }
 

@@ -158,10 +158,7 @@ impl Kms {
 
     /// Generates a 32-byte data key and its ciphertext under `name`, bound to `context`.
     pub async fn generate_key(&self, name: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
-        let version = self.key(name).await?;
-        let mut plaintext = Zeroizing::new([0u8; 32]);
-        crate::crypto::random(plaintext.as_mut())?;
-        let ciphertext = version.key.seal(plaintext.as_ref(), context)?;
+        let (plaintext, ciphertext) = self.key(name).await?.key.generate_data_key(context)?;
         Ok(DataKey::new(plaintext, ciphertext))
     }
 
