@@ -5,8 +5,6 @@
 //! control characters use Go's short escapes (`\b`, `\f`, `\n`, `\r`, `\t`) or `\u00XX` in lowercase hex.
 //! Objects are written field by field in declaration order, so no serializer decides the order.
 
-use std::fmt::Write as _;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
@@ -14,18 +12,25 @@ use base64::Engine as _;
 pub(crate) fn write_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
-    // Runs of characters that need no escape are copied whole: every audit line goes through here,
-    // and almost nothing in one needs escaping.
-    for run in s.split_inclusive(needs_escape) {
-        let mut chars = run.chars();
-        match chars.next_back() {
-            Some(last) if needs_escape(last) => {
-                out.push_str(chars.as_str());
-                write_escape(out, last);
-            }
-            _ => out.push_str(run),
+    // Runs that need no escape are found byte by byte and copied whole: every audit line goes
+    // through here, and almost nothing in one needs escaping. A run ends before an ASCII byte that
+    // may need an escape or before 0xE2, the first byte of U+2028 and U+2029: both char boundaries.
+    let mut rest = s;
+    while let Some((run, tail)) = rest
+        .bytes()
+        .position(|b| matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0x00..=0x1f | 0xe2))
+        .and_then(|at| rest.split_at_checked(at))
+    {
+        out.push_str(run);
+        let mut chars = tail.chars();
+        match chars.next() {
+            Some(c) if needs_escape(c) => write_escape(out, c),
+            Some(c) => out.push(c),
+            None => {}
         }
+        rest = chars.as_str();
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -73,10 +78,14 @@ pub(crate) struct Object {
 
 impl Object {
     pub(crate) fn new() -> Self {
-        Self {
-            buf: String::from("{"),
-            empty: true,
-        }
+        Self::with_capacity(64)
+    }
+
+    /// An object whose text is expected to be about `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        let mut buf = String::with_capacity(capacity);
+        buf.push('{');
+        Self { buf, empty: true }
     }
 
     /// A string field.
@@ -105,9 +114,9 @@ impl Object {
     }
 
     /// An integer field.
-    pub(crate) fn int(mut self, key: &str, value: impl std::fmt::Display) -> Self {
+    pub(crate) fn int(mut self, key: &str, value: impl itoa::Integer) -> Self {
         self.key(key);
-        let _ = write!(self.buf, "{value}");
+        self.buf.push_str(itoa::Buffer::new().format(value));
         self
     }
 
@@ -160,10 +169,15 @@ impl Object {
         self
     }
 
-    /// A field whose value is already JSON.
-    pub(crate) fn raw(mut self, key: &str, json: &str) -> Self {
+    /// An object field, written in place by `fields`.
+    pub(crate) fn object(mut self, key: &str, fields: impl FnOnce(Self) -> Self) -> Self {
         self.key(key);
-        self.buf.push_str(json);
+        self.buf.push('{');
+        let inner = fields(Self {
+            buf: std::mem::take(&mut self.buf),
+            empty: true,
+        });
+        self.buf = inner.finish();
         self
     }
 
@@ -223,11 +237,17 @@ mod tests {
             .strings("names", [])
             .set_omitempty("deny", &Vec::new())
             .set_omitempty("allow", &["/v1/b".to_owned(), "/v1/a".to_owned()])
+            .object("empty_object", |o| o)
+            .object("nested", |o| {
+                o.int("big", u128::MAX)
+                    .object("inner", |o| o.int("i", -1i32))
+            })
             .finish_line();
         assert_eq!(
             json,
             "{\"name\":\"k\",\"plaintext\":\"AAECAw==\",\"empty\":\"\",\"n\":5,\"admin\":true,\
-             \"names\":[],\"allow\":{\"/v1/a\":{},\"/v1/b\":{}}}\n"
+             \"names\":[],\"allow\":{\"/v1/a\":{},\"/v1/b\":{}},\"empty_object\":{},\
+             \"nested\":{\"big\":340282366920938463463374607431768211455,\"inner\":{\"i\":-1}}}\n"
         );
     }
 }
