@@ -20,6 +20,7 @@ mod response;
 mod routes;
 mod server;
 mod state;
+mod streams;
 mod tls;
 
 use std::process::ExitCode;

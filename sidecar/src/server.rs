@@ -1,5 +1,6 @@
 //! Start-up, the accept loop, and one request from top to bottom:
-//! accept → spawn → TLS handshake (with a deadline) → peer identity → route → auth → handler → response.
+//! accept → spawn → TLS handshake (with a deadline) → peer identity → route → auth → handler → response
+//! (HTTP/2 requests run on their connection's task, see `streams`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use time::UtcOffset;
 use tokio::net::{TcpListener, TcpStream};
@@ -28,6 +29,7 @@ use crate::reload;
 use crate::response::{self, Response, TimedOut};
 use crate::routes::{self, Auth, Match, Route};
 use crate::state::{RouteSettings, Settings, SetupError, Shared, State};
+use crate::streams::Requests;
 use crate::tls::{self, PeerError, Resumption};
 
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
@@ -200,7 +202,8 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
             Box::pin(async move { handle(req, &peer, shared).await })
         })
     };
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let (executor, requests) = Requests::new();
+    let mut builder = auto::Builder::new(executor);
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -213,21 +216,24 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
         .keep_alive_timeout(HTTP2_PING_TIMEOUT);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
     let mut shutdown = shared.shutdown.clone();
     // The watch guard is dropped at once (`is_ok`), so no lock guard lives across an await.
     let stopping = async move { shutdown.wait_for(|stop| *stop).await.is_ok() };
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(err) = result {
-                debug!(ip = %addr.ip(), "connection closed: {err}");
+    let serving = async {
+        tokio::pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(err) = result {
+                    debug!(ip = %addr.ip(), "connection closed: {err}");
+                }
+            }
+            _ = stopping => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
             }
         }
-        _ = stopping => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    };
+    requests.run(serving).await;
 }
 
 /// One request: route, authenticate, handle, then log and audit it.

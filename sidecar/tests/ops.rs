@@ -139,6 +139,99 @@ async fn sighup_reloads_policies_and_keeps_the_old_config_when_the_new_one_is_ba
     assert_eq!(fresh.get("/v1/status").await.status, 200);
 }
 
+/// kesrs runs the requests of an HTTP/2 connection on the connection's own task: a response that
+/// never ends (a log stream) must not hold up the other requests on that connection, and shutdown
+/// must still end it.
+#[tokio::test]
+async fn one_http2_connection_carries_a_log_stream_and_concurrent_requests() {
+    let mut server = Server::start("");
+    let mut c = Client::connect(server.addr, Some(&server.admin), Proto::Http2).await;
+    assert_eq!(
+        c.json("POST", "/v1/key/create/multiplexed", "")
+            .await
+            .status,
+        200
+    );
+
+    let sender = c.h2_sender();
+    let get = |path: &str| {
+        http::Request::get(format!("https://localhost{path}"))
+            .body(TestBody::empty())
+            .unwrap()
+    };
+    let stream = sender
+        .clone()
+        .send_request(get("/v1/log/audit"))
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut audit = stream.into_body();
+
+    let requests = (0..64).map(|i| {
+        let mut sender = sender.clone();
+        async move {
+            let request = http::Request::post("https://localhost/v1/key/generate/multiplexed")
+                .body(TestBody::full(
+                    format!(r#"{{"context":"{}"}}"#, common::b64(&[i])).into_bytes(),
+                ))
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    });
+    let replies = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures_util::future::join_all(requests),
+    )
+    .await
+    .expect("requests next to a log stream did not finish");
+    for (status, reply) in &replies {
+        assert_eq!(*status, 200, "{reply}");
+        assert_eq!(
+            common::unb64(reply["plaintext"].as_str().unwrap()).len(),
+            32
+        );
+    }
+
+    // The stream, on the same connection, saw them all.
+    let mut seen = 0;
+    let mut pending = String::new();
+    while seen < 64 {
+        let frame = tokio::time::timeout(Duration::from_secs(10), audit.frame())
+            .await
+            .expect("audit events stopped")
+            .expect("audit stream ended")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            pending.push_str(std::str::from_utf8(&data).unwrap());
+        }
+        while let Some((line, rest)) = pending.split_once('\n') {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            if event["request"]["path"] == "/v1/key/generate/multiplexed" {
+                assert_eq!(event["response"]["code"], 200);
+                seen += 1;
+            }
+            pending = rest.to_owned();
+        }
+    }
+
+    // Shutdown ends the stream, then the connection, then the process.
+    server.signal("TERM");
+    let end = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(Ok(_)) = audit.frame().await {}
+    });
+    end.await.expect("the log stream outlived shutdown");
+    let status = server
+        .wait_exit(Duration::from_secs(15))
+        .expect("kesrs did not exit on SIGTERM");
+    assert!(status.success(), "{status}");
+}
+
 #[tokio::test]
 async fn sigterm_drains_and_exits_zero() {
     let mut server = Server::start("");

@@ -629,6 +629,14 @@ impl Client {
         })
     }
 
+    /// A handle for more requests on this HTTP/2 connection, to send them concurrently.
+    pub fn h2_sender(&self) -> hyper::client::conn::http2::SendRequest<TestBody> {
+        let Sender::H2(s) = &self.sender else {
+            panic!("not an HTTP/2 connection");
+        };
+        s.clone()
+    }
+
     /// Sends a GET and returns the streaming response body, unread.
     pub async fn stream(&mut self, path: &str) -> (u16, hyper::body::Incoming) {
         let request = http::Request::builder()

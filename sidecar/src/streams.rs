@@ -1,0 +1,147 @@
+//! Runs the requests of an HTTP/2 connection on that connection's own task.
+//!
+//! hyper hands every HTTP/2 request to an executor. With `tokio::spawn` each request becomes a task
+//! of its own that the runtime may start on another thread: a thread wake-up per request, and the
+//! two threads then contend for the connection's stream lock. Requests here are short (a cache hit
+//! and one AEAD operation), so that hand-off costs more than it buys. Instead the connection's
+//! executor queues each request on the connection's task, which runs them all next to the connection
+//! itself: a connection stays on one thread at a time, and separate connections still spread over all
+//! threads. A request waiting on the key store only waits; it never holds up its neighbours.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::StreamExt as _;
+use tokio::sync::mpsc;
+
+type Request = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How many requests finish before their responses are written out.
+const SLICE: usize = 8;
+
+/// The executor a connection gives hyper: it queues every request for the connection's [`Requests`].
+#[derive(Debug, Clone)]
+pub(crate) struct Executor(mpsc::UnboundedSender<Request>);
+
+impl<F> hyper::rt::Executor<F> for Executor
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, request: F) {
+        // The receiver lives as long as the connection that calls this, so sending cannot fail.
+        let _ = self.0.send(Box::pin(request));
+    }
+}
+
+/// The requests of one connection, queued by its [`Executor`].
+pub(crate) struct Requests {
+    queued: mpsc::UnboundedReceiver<Request>,
+    running: FuturesUnordered<Request>,
+}
+
+impl Requests {
+    pub(crate) fn new() -> (Executor, Self) {
+        let (tx, queued) = mpsc::unbounded_channel();
+        let requests = Self {
+            queued,
+            running: FuturesUnordered::new(),
+        };
+        (Executor(tx), requests)
+    }
+
+    /// Runs `connection` and every request it queues, until the connection is done and each of
+    /// its requests has finished.
+    pub(crate) async fn run<T>(mut self, connection: impl Future<Output = T>) -> T {
+        let mut connection = std::pin::pin!(connection);
+        let mut done = None;
+        std::future::poll_fn(|cx| {
+            loop {
+                // Polling the connection reads new requests and writes the responses of those
+                // that finished; polling a request wakes the connection to send its response.
+                if done.is_none() {
+                    if let Poll::Ready(output) = connection.as_mut().poll(cx) {
+                        done = Some(output);
+                    }
+                }
+                while let Poll::Ready(Some(request)) = self.queued.poll_recv(cx) {
+                    self.running.push(request);
+                }
+                let mut finished = 0;
+                while finished < SLICE {
+                    match self.running.poll_next_unpin(cx) {
+                        Poll::Ready(Some(())) => finished += 1,
+                        Poll::Ready(None) | Poll::Pending => break,
+                    }
+                }
+                // After a full slice, the connection writes those responses before the rest run:
+                // the client gets to work on them meanwhile instead of waiting for the whole batch.
+                if finished < SLICE {
+                    break;
+                }
+            }
+            match done.take() {
+                Some(output) if self.running.is_empty() => Poll::Ready(output),
+                output => {
+                    done = output;
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+}
+
+impl std::fmt::Debug for Requests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requests")
+            .field("running", &self.running.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use hyper::rt::Executor as _;
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_outlive_their_connection_and_never_wait_on_each_other() {
+        let (executor, requests) = Requests::new();
+        let finished = Arc::new(AtomicUsize::new(0));
+        let (release, released) = oneshot::channel::<()>();
+        let connection = {
+            let finished = finished.clone();
+            async move {
+                // One request waits for the test; a hundred others must finish meanwhile.
+                let slow = finished.clone();
+                executor.execute(async move {
+                    let _ = released.await;
+                    slow.fetch_add(1, Ordering::SeqCst);
+                });
+                for _ in 0..100 {
+                    let quick = finished.clone();
+                    executor.execute(async move {
+                        tokio::task::yield_now().await;
+                        quick.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+                "connection done"
+            }
+        };
+        let run = tokio::spawn(requests.run(connection));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(finished.load(Ordering::SeqCst), 100);
+        assert!(!run.is_finished(), "returned before its last request finished");
+        release.send(()).unwrap();
+        assert_eq!(run.await.unwrap(), "connection done");
+        assert_eq!(finished.load(Ordering::SeqCst), 101);
+    }
+}
