@@ -545,7 +545,7 @@ func (s *server) apiKeyClient(t *testing.T) *kes.Client {
 // minioClient builds the client the way current MinIO does for
 // MINIO_KMS_KES_API_KEY: kes.GenerateCertificate once, handed out through
 // GetClientCertificate, with the endpoints set afterwards.
-func (s *server) minioClient(t *testing.T, endpoints ...string) *kes.Client {
+func (s *server) minioClient(t testing.TB, endpoints ...string) *kes.Client {
 	t.Helper()
 	cert, err := kes.GenerateCertificate(env.apiKey)
 	if err != nil {
