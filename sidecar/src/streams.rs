@@ -139,7 +139,10 @@ mod tests {
         let run = tokio::spawn(requests.run(connection));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(finished.load(Ordering::SeqCst), 100);
-        assert!(!run.is_finished(), "returned before its last request finished");
+        assert!(
+            !run.is_finished(),
+            "returned before its last request finished"
+        );
         release.send(()).unwrap();
         assert_eq!(run.await.unwrap(), "connection done");
         assert_eq!(finished.load(Ordering::SeqCst), 101);
