@@ -64,13 +64,33 @@ enum Operation {
     Mix,
 }
 
-/// One benchmark run's result.
+/// The latencies and the error count of some requests: a worker's, a thread's or the whole run's.
 #[derive(Debug)]
-struct Report {
-    requests: u64,
-    errors: u64,
-    elapsed: Duration,
+struct Tally {
+    /// Microseconds, from 1 µs to 1 minute, three significant digits.
     latency: Histogram<u64>,
+    errors: u64,
+}
+
+impl Tally {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3)
+                .context("creating a latency histogram")?,
+            errors: 0,
+        })
+    }
+
+    fn requests(&self) -> u64 {
+        self.latency.len()
+    }
+
+    fn add(&mut self, other: &Self) -> anyhow::Result<()> {
+        self.errors += other.errors;
+        self.latency
+            .add(&other.latency)
+            .context("merging latency histograms")
+    }
 }
 
 /// Runs `kesrs bench`.
@@ -81,7 +101,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let deadline = start + args.duration;
     let threads = usize::from(args.threads);
-    let results: Vec<anyhow::Result<Report>> = std::thread::scope(|scope| {
+    let results: Vec<anyhow::Result<Tally>> = std::thread::scope(|scope| {
         let loads: Vec<_> = (0..threads)
             .map(|thread| {
                 // The workers are spread evenly; the first threads take the remainder.
@@ -105,23 +125,13 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             })
             .collect()
     });
-    let mut report = Report {
-        requests: 0,
-        errors: 0,
-        elapsed: start.elapsed(),
-        latency: new_histogram()?,
-    };
+    let elapsed = start.elapsed();
+    let mut total = Tally::new()?;
     for result in results {
-        let part = result?;
-        report.requests += part.requests;
-        report.errors += part.errors;
-        report
-            .latency
-            .add(&part.latency)
-            .context("merging latency histograms")?;
+        total.add(&result?)?;
     }
-    print(&args, &report)?;
-    Ok(if report.errors == 0 {
+    print(&args, &total, elapsed)?;
+    Ok(if total.errors == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -170,31 +180,19 @@ struct Load<'a> {
 
 impl Load<'_> {
     /// Runs `workers` request loops on this thread's connection until the run ends.
-    async fn run(self, workers: usize) -> anyhow::Result<Report> {
+    async fn run(self, workers: usize) -> anyhow::Result<Tally> {
         let client = connect(self.args)?;
         let workers = (0..workers).map(|_| self.worker(&client));
-        let mut report = Report {
-            requests: 0,
-            errors: 0,
-            elapsed: Duration::ZERO,
-            latency: new_histogram()?,
-        };
+        let mut tally = Tally::new()?;
         for result in futures_util::future::join_all(workers).await {
-            let (latency, errors) = result?;
-            report.requests += latency.len();
-            report.errors += errors;
-            report
-                .latency
-                .add(&latency)
-                .context("merging latency histograms")?;
+            tally.add(&result?)?;
         }
-        Ok(report)
+        Ok(tally)
     }
 
-    /// One request after another until the run ends: its latencies and its error count.
-    async fn worker(&self, client: &Client) -> anyhow::Result<(Histogram<u64>, u64)> {
-        let mut latency = new_histogram()?;
-        let mut errors = 0u64;
+    /// One request after another until the run ends.
+    async fn worker(&self, client: &Client) -> anyhow::Result<Tally> {
+        let mut tally = Tally::new()?;
         loop {
             let n = self.issued.fetch_add(1, Ordering::Relaxed);
             match self.args.requests {
@@ -207,12 +205,12 @@ impl Load<'_> {
                 .await
                 .is_err()
             {
-                errors += 1;
+                tally.errors += 1;
             }
             let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-            latency.saturating_record(micros);
+            tally.latency.saturating_record(micros);
         }
-        Ok((latency, errors))
+        Ok(tally)
     }
 }
 
@@ -236,14 +234,10 @@ async fn one_request(
     }
 }
 
-/// Microsecond latencies from 1 µs to 1 minute, three significant digits.
-fn new_histogram() -> anyhow::Result<Histogram<u64>> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).context("creating a latency histogram")
-}
-
-fn print(args: &BenchArgs, report: &Report) -> anyhow::Result<()> {
-    let seconds = report.elapsed.as_secs_f64().max(f64::EPSILON);
-    let throughput = report.requests as f64 / seconds;
+fn print(args: &BenchArgs, report: &Tally, elapsed: Duration) -> anyhow::Result<()> {
+    let seconds = elapsed.as_secs_f64().max(f64::EPSILON);
+    let requests = report.requests();
+    let throughput = requests as f64 / seconds;
     let quantile = |q: f64| report.latency.value_at_quantile(q) as f64 / 1000.0;
     if args.json {
         let value = json!({
@@ -251,7 +245,7 @@ fn print(args: &BenchArgs, report: &Report) -> anyhow::Result<()> {
             "concurrency": args.concurrency,
             "threads": args.threads,
             "http": if args.http1 { "1.1" } else { "2" },
-            "requests": report.requests,
+            "requests": requests,
             "errors": report.errors,
             "seconds": seconds,
             "throughput": throughput,
@@ -266,7 +260,7 @@ fn print(args: &BenchArgs, report: &Report) -> anyhow::Result<()> {
     } else {
         println!(
             "{:?}: {} requests in {seconds:.2}s, {} errors",
-            args.op, report.requests, report.errors
+            args.op, requests, report.errors
         );
         println!("throughput {throughput:.0} req/s");
         println!(
