@@ -225,6 +225,40 @@ mod tests {
         assert_eq!(string(""), r#""""#);
     }
 
+    /// Against an independent oracle: serde_json's escaping plus the five characters Go escapes too.
+    #[test]
+    fn escapes_random_strings_like_go() {
+        const ALPHABET: &[char] = &[
+            'a', 'Z', '0', ' ', '/', '"', '\\', '<', '>', '&', '\n', '\r', '\t', '\u{0}', '\u{8}',
+            '\u{c}', '\u{1f}', '\u{7f}', 'é', '€', '\u{2027}', '\u{2028}', '\u{2029}', '\u{202a}',
+            '😀',
+        ];
+        let oracle = |s: &str| {
+            serde_json::to_string(s)
+                .unwrap()
+                .replace('<', "\\u003c")
+                .replace('>', "\\u003e")
+                .replace('&', "\\u0026")
+                .replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029")
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..5000 {
+            // xorshift64: a reproducible sequence without a dependency.
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = usize::try_from(seed % 12).unwrap();
+            let text: String = (0..len)
+                .map(|i| {
+                    let pick = (seed >> (i * 5)) % ALPHABET.len() as u64;
+                    ALPHABET[usize::try_from(pick).unwrap()]
+                })
+                .collect();
+            assert_eq!(string(&text), oracle(&text), "{text:?}");
+        }
+    }
+
     #[test]
     fn objects_keep_field_order_and_go_shapes() {
         let json = Object::new()
