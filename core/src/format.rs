@@ -894,6 +894,45 @@ mod tests {
         assert_eq!(rfc3339(&odd), "1999-12-31T23:59:30+00:00");
     }
 
+    /// Random times and whole-minute offsets survive formatting and strict parsing, and the text
+    /// has Go's shape: no trailing zeros in the fraction, `Z` only for a zero offset.
+    #[test]
+    fn rfc3339_roundtrips_random_times() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            // 0001-01-01 to 9999-12-31, in seconds from the Unix epoch.
+            let seconds = (next() % 315_537_897_600) as i64 - 62_135_596_800;
+            let nanos = match next() % 4 {
+                0 => 0,
+                1 => (next() % 1000) as u32 * 1_000_000,
+                _ => (next() % 1_000_000_000) as u32,
+            };
+            let minutes = (next() % (2 * 1439 + 1)) as i32 - 1439;
+            let offset = UtcOffset::from_whole_seconds(minutes * 60).unwrap();
+            let utc = OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+                + time::Duration::nanoseconds(nanos.into());
+            let Some(time) = utc.checked_to_offset(offset) else {
+                continue;
+            };
+            let text = rfc3339(&time);
+            assert_eq!(go::parse_rfc3339(&text), Some(time), "{text}");
+            assert_eq!(text.ends_with('Z'), minutes == 0, "{text}");
+            if let Some((_, fraction)) = text.split_once('.') {
+                let digits = fraction.split(|c: char| !c.is_ascii_digit()).next();
+                assert!(
+                    digits.is_some_and(|d| !d.is_empty() && !d.ends_with('0')),
+                    "{text}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn strict_rfc3339_parsing() {
         let ok = [
