@@ -81,6 +81,11 @@ fn key_commands_cover_the_key_lifecycle() {
         json(&cli.ok(&["key", "ls", "app*", "--json"])),
         serde_json::json!(["app-a", "app-b"])
     );
+    // KES refuses the bare prefix `app-`: the CLI asks for `app` and keeps what matches.
+    cli.ok(&["key", "create", "apple"]);
+    assert_eq!(cli.ok(&["key", "ls", "app-*"]), "app-a\napp-b\n");
+    assert_eq!(cli.ok(&["key", "ls", "app*"]), "app-a\napp-b\napple\n");
+    cli.ok(&["key", "rm", "apple"]);
 
     let info = json(&cli.ok(&["key", "info", "app-a", "--json"]));
     assert_eq!(info["name"], "app-a");

@@ -197,8 +197,14 @@ impl Client {
     pub async fn list_keys(&self, pattern: &Pattern) -> Result<KeyList, Error> {
         let mut names = Vec::new();
         // The prefix, not the pattern: Go KES takes a trailing `*` literally and would list nothing,
-        // while a bare prefix selects the same keys on both servers.
-        let mut next = pattern.prefix().to_owned();
+        // while a bare prefix selects the same keys on both servers. Both refuse a bare prefix that
+        // ends in `-` (`my-`), so that asks for a shorter one and keeps the names that match.
+        let prefix = pattern.prefix();
+        let mut next = match prefix.trim_end_matches('-') {
+            "_" => "",
+            listable => listable,
+        }
+        .to_owned();
         loop {
             let page: wire::KeyNames = self
                 .transport
@@ -210,6 +216,7 @@ impl Client {
                 None => break,
             }
         }
+        names.retain(|name| name.starts_with(prefix));
         Ok(KeyList {
             names,
             continue_at: None,
