@@ -22,6 +22,9 @@ type Request = Pin<Box<dyn Future<Output = ()> + Send>>;
 const SLICE: usize = 8;
 
 /// The executor a connection gives hyper: it queues every request for the connection's [`Requests`].
+///
+/// The queue needs no bound of its own: hyper admits at most 200 concurrent streams per connection
+/// (its `max_concurrent_streams` default), and each is one queued request.
 #[derive(Debug, Clone)]
 pub(crate) struct Executor(mpsc::UnboundedSender<Request>);
 
