@@ -197,8 +197,9 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         service_fn(move |req| {
             let shared = shared.clone();
             let peer = peer.clone();
-            // Boxed: hyper moves each request's future into a task of its own, and the handler's
-            // future is kilobytes large, so moving a pointer beats copying it.
+            // Boxed: hyper moves each request's future several times (into its stream's state,
+            // then into the connection's request queue), and the handler's future is kilobytes
+            // large, so moving a pointer beats copying it.
             Box::pin(async move { handle(req, &peer, shared).await })
         })
     };
