@@ -101,12 +101,12 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let deadline = start + args.duration;
     let threads = usize::from(args.threads);
+    let concurrency = args.concurrency.max(1);
     let results: Vec<anyhow::Result<Tally>> = std::thread::scope(|scope| {
         let loads: Vec<_> = (0..threads)
             .map(|thread| {
                 // The workers are spread evenly; the first threads take the remainder.
-                let workers = args.concurrency.max(1) / threads
-                    + usize::from(thread < args.concurrency.max(1) % threads);
+                let workers = concurrency / threads + usize::from(thread < concurrency % threads);
                 let load = Load {
                     args: &args,
                     key: &key,
