@@ -39,6 +39,10 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Requests in flight on one HTTP/2 connection, as Go's HTTP/2 server (and so KES) allows; a Go
+/// client that wants more opens another connection.
+const HTTP2_MAX_CONCURRENT_STREAMS: u32 = 250;
+
 /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -215,7 +219,8 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
-        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT)
+        .max_concurrent_streams(HTTP2_MAX_CONCURRENT_STREAMS);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     let mut shutdown = shared.shutdown.clone();
     // The watch guard is dropped at once (`is_ok`), so no lock guard lives across an await.

@@ -23,8 +23,8 @@ const SLICE: usize = 8;
 
 /// The executor a connection gives hyper: it queues every request for the connection's [`Requests`].
 ///
-/// The queue needs no bound of its own: hyper admits at most 200 concurrent streams per connection
-/// (its `max_concurrent_streams` default), and each is one queued request.
+/// The queue needs no bound of its own: a connection admits at most 250 concurrent streams
+/// (`HTTP2_MAX_CONCURRENT_STREAMS` in `server`), and each is one queued request.
 #[derive(Debug, Clone)]
 pub(crate) struct Executor(mpsc::UnboundedSender<Request>);
 

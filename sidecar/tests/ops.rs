@@ -232,6 +232,36 @@ async fn one_http2_connection_carries_a_log_stream_and_concurrent_requests() {
     assert!(status.success(), "{status}");
 }
 
+/// Go's HTTP/2 server, and so KES, allows 250 concurrent streams per connection; MinIO's client opens
+/// another connection beyond that. kesrs announces the same limit.
+#[tokio::test]
+async fn http2_allows_as_many_concurrent_streams_as_go() {
+    let server = Server::start("");
+    let stream = common::tls_connect(
+        server.addr,
+        common::TlsOptions {
+            cert: Some(&server.admin),
+            alpn: vec![b"h2".to_vec()],
+            tls12_only: false,
+            hints: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let (mut sender, mut connection) = h2::client::handshake(stream).await.unwrap();
+    // The server's SETTINGS arrive once the connection is polled; a request makes sure they did.
+    let request = http::Request::get("https://localhost/version")
+        .body(())
+        .unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    let response = tokio::select! {
+        response = response => response.unwrap(),
+        _ = &mut connection => panic!("connection closed"),
+    };
+    assert_eq!(response.status(), 200);
+    assert_eq!(sender.current_max_send_streams(), 250);
+}
+
 #[tokio::test]
 async fn sigterm_drains_and_exits_zero() {
     let mut server = Server::start("");
