@@ -13,17 +13,25 @@ import (
 	"github.com/minio/kms-go/kes"
 )
 
-// subscribe opens a stream in the background, so that a server that sends
-// the response headers only with the first event does not block the test,
-// and forwards what it reads to the returned channel.
-func subscribeAudit(ctx context.Context, t *testing.T, c *kes.Client) <-chan kes.AuditEvent {
-	ch := make(chan kes.AuditEvent, 256)
+// A logStream is what the Go client's AuditLog and ErrorLog return.
+type logStream[E any] interface {
+	Next() bool
+	Event() E
+	Close() error
+}
+
+// subscribe opens a log stream (c.AuditLog or c.ErrorLog, named by what) in the
+// background, so that a server that sends the response headers only with the
+// first event does not block the test, and forwards its events to the returned
+// channel.
+func subscribe[E any, S logStream[E]](ctx context.Context, t *testing.T, what string, open func(context.Context) (S, error)) <-chan E {
+	ch := make(chan E, 256)
 	go func() {
 		defer close(ch)
-		stream, err := c.AuditLog(ctx)
+		stream, err := open(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				t.Errorf("AuditLog: %s", describeErr(err))
+				t.Errorf("%s: %s", what, describeErr(err))
 			}
 			return
 		}
@@ -39,27 +47,12 @@ func subscribeAudit(ctx context.Context, t *testing.T, c *kes.Client) <-chan kes
 	return ch
 }
 
+func subscribeAudit(ctx context.Context, t *testing.T, c *kes.Client) <-chan kes.AuditEvent {
+	return subscribe[kes.AuditEvent](ctx, t, "AuditLog", c.AuditLog)
+}
+
 func subscribeErrors(ctx context.Context, t *testing.T, c *kes.Client) <-chan kes.ErrorEvent {
-	ch := make(chan kes.ErrorEvent, 256)
-	go func() {
-		defer close(ch)
-		stream, err := c.ErrorLog(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				t.Errorf("ErrorLog: %s", describeErr(err))
-			}
-			return
-		}
-		defer stream.Close()
-		for stream.Next() {
-			select {
-			case ch <- stream.Event():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return ch
+	return subscribe[kes.ErrorEvent](ctx, t, "ErrorLog", c.ErrorLog)
 }
 
 func TestAuditLog(t *testing.T) {
