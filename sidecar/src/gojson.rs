@@ -7,6 +7,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use zeroize::Zeroizing;
 
 /// Appends `s` as a Go-JSON string literal, quotes included.
 pub(crate) fn write_str(out: &mut String, s: &str) {
@@ -108,7 +109,7 @@ impl Object {
     pub(crate) fn bytes(mut self, key: &str, value: &[u8]) -> Self {
         self.key(key);
         self.buf.push('"');
-        self.buf.push_str(&STANDARD.encode(value));
+        STANDARD.encode_string(value, &mut self.buf);
         self.buf.push('"');
         self
     }
@@ -204,9 +205,67 @@ impl Object {
     }
 }
 
+/// A JSON line of `[]byte` fields only, for the responses that carry key material (data keys,
+/// plaintexts). It is written into one allocation of exactly its size, so no growing buffer leaves a
+/// copy behind, base64 goes straight into it, and it is wiped when dropped. `fields` are
+/// `(name, value)`; names are plain identifiers that need no escaping.
+pub(crate) fn secret_line(fields: &[(&'static str, &[u8])]) -> Zeroizing<Vec<u8>> {
+    // `{` `}` `\n`, a comma between fields, and `"name":"value"` for each.
+    let len = 3
+        + fields.len().saturating_sub(1)
+        + fields
+            .iter()
+            .map(|(name, value)| name.len() + 5 + base64_len(value))
+            .sum::<usize>();
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
+    out.push(b'{');
+    for (i, (name, value)) in fields.iter().enumerate() {
+        debug_assert!(!name.bytes().any(|b| needs_escape(char::from(b))));
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":\"");
+        let start = out.len();
+        out.resize(start + base64_len(value), 0);
+        if let Some(slot) = out.get_mut(start..) {
+            let written = STANDARD.encode_slice(value, slot);
+            debug_assert_eq!(written.ok(), Some(slot.len()));
+        }
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}\n");
+    debug_assert_eq!(out.len(), len);
+    out
+}
+
+/// The length of `value` in padded standard base64.
+fn base64_len(value: &[u8]) -> usize {
+    value.len().div_ceil(3) * 4
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_lines_fill_exactly_one_allocation() {
+        for (plaintext, ciphertext) in [(&[][..], &[][..]), (&[7; 32][..], &[1; 61][..])] {
+            let line = secret_line(&[("plaintext", plaintext), ("ciphertext", ciphertext)]);
+            let expected = Object::new()
+                .bytes("plaintext", plaintext)
+                .bytes("ciphertext", ciphertext)
+                .finish_line();
+            assert_eq!(line.as_slice(), expected.as_bytes());
+            assert_eq!(line.capacity(), line.len(), "no growth, so no stale copy");
+        }
+        assert_eq!(
+            secret_line(&[("p", b"ab")]).as_slice(),
+            b"{\"p\":\"YWI=\"}\n"
+        );
+        assert_eq!(secret_line(&[]).as_slice(), b"{}\n");
+    }
 
     #[test]
     fn escapes_like_go() {

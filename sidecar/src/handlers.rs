@@ -11,7 +11,7 @@ use kesrs_core::{Identity, KeyName, Pattern};
 
 use crate::api_error::ApiError;
 use crate::body::{self, Fields};
-use crate::gojson::Object;
+use crate::gojson::{self, Object};
 use crate::metrics::{self, Process};
 use crate::response::{self, Response};
 use crate::routes::{RouteId, ROUTES};
@@ -283,12 +283,10 @@ async fn generate_key(req: Request) -> Result<Response, ApiError> {
         (Default::default(), req.ctx())
     };
     let key = ctx.state.kms.generate_key(&name, &context).await?;
-    Ok(response::json(
-        Object::new()
-            .bytes("plaintext", key.plaintext())
-            .bytes("ciphertext", key.ciphertext())
-            .finish_line(),
-    ))
+    Ok(response::secret_json(gojson::secret_line(&[
+        ("plaintext", key.plaintext()),
+        ("ciphertext", key.ciphertext()),
+    ])))
 }
 
 async fn encrypt(req: Request) -> Result<Response, ApiError> {
@@ -312,9 +310,10 @@ async fn decrypt(req: Request) -> Result<Response, ApiError> {
         .map_err(|_| ApiError::InvalidBody)?;
     let context = fields.bytes("context").map_err(|_| ApiError::InvalidBody)?;
     let plaintext = ctx.state.kms.decrypt(&name, &ciphertext, &context).await?;
-    Ok(response::json(
-        Object::new().bytes("plaintext", &plaintext).finish_line(),
-    ))
+    Ok(response::secret_json(gojson::secret_line(&[(
+        "plaintext",
+        &plaintext,
+    )])))
 }
 
 async fn hmac(req: Request) -> Result<Response, ApiError> {

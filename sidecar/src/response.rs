@@ -8,6 +8,7 @@ use http::{HeaderValue, Method, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full};
 use std::future::Future as _;
+use zeroize::Zeroizing;
 
 /// Every response body: a full buffer or a live log stream. Its only error is a route timeout, which
 /// makes hyper abort the connection (HTTP/1) or reset the stream (HTTP/2).
@@ -82,6 +83,14 @@ pub(crate) fn empty(status: StatusCode) -> Response {
 /// [`Object::finish_line`]: crate::gojson::Object::finish_line
 pub(crate) fn json(body: String) -> Response {
     with_body(StatusCode::OK, "application/json", body.into())
+}
+
+/// [`json`] for a body that carries key material ([`gojson::secret_line`]): its buffer is wiped once
+/// hyper has written and dropped it.
+///
+/// [`gojson::secret_line`]: crate::gojson::secret_line
+pub(crate) fn secret_json(body: Zeroizing<Vec<u8>>) -> Response {
+    with_body(StatusCode::OK, "application/json", Bytes::from_owner(body))
 }
 
 /// A body with an explicit Content-Type and Content-Length.

@@ -312,6 +312,7 @@ fn the_systemd_unit_and_containerfile_run_kesrs() {
     assert_eq!(value("ExecReload"), "/bin/kill -HUP $MAINPID");
     assert_eq!(value("NoNewPrivileges"), "yes");
     assert_eq!(value("ProtectSystem"), "strict");
+    assert_eq!(value("LimitCORE"), "0", "no core dumps full of keys");
     // The pre-start check's arguments are kesrs's, and pass on a good config.
     let pre = value("ExecStartPre");
     let args: Vec<&str> = pre.split_whitespace().collect();
