@@ -7,8 +7,14 @@
 //! - `unused`: an entry not used for this long is refreshed;
 //! - `offline`: while the store is unreachable, an entry keeps serving until it is this old.
 //!
-//! Concurrent misses for one key wait for a single key-store read. A read that fails is not cached,
-//! but the callers that were waiting for it share its failure instead of queueing more reads.
+//! Concurrent misses for one key wait for a single key-store read and share its answer. A read that
+//! fails is not cached, but the callers that were waiting for it share its failure instead of
+//! queueing more reads.
+//!
+//! Creating or deleting a key bumps a generation counter. A read that was in flight across such a
+//! change does not fill the cache, and only the callers that were already waiting before the change
+//! share its answer: it may have seen the store before the change, and a deleted key must not be
+//! served again, nor a "not found" outlive the key's creation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +24,6 @@ use dashmap::DashMap;
 
 use crate::config::CacheConfig;
 use crate::format::KeyVersion;
-use crate::kms::store_error;
 use crate::{Error, KeyName, KeyStore, StoreError, StoreOp};
 
 /// After the store was found unreachable, it is asked again at most this often (KES probes every 10 s).
@@ -34,7 +39,9 @@ pub(crate) struct Cache {
     config: CacheConfig,
     epoch: Instant,
     entries: DashMap<KeyName, Arc<Entry>>,
-    fetches: DashMap<KeyName, Arc<tokio::sync::Mutex<Option<Failure>>>>,
+    fetches: DashMap<KeyName, Arc<Fetch>>,
+    /// Bumped by every create and delete, under the name's `entries` shard lock.
+    generation: AtomicU64,
     health: Health,
     last_sweep: AtomicU64,
 }
@@ -46,19 +53,27 @@ struct Entry {
     used_at: AtomicU64,
 }
 
-/// A failed key-store read, kept only to answer the callers that waited for it with the same error.
-struct Failure {
+/// The single key-store read for one name, and the answer of the last one.
+type Fetch = tokio::sync::Mutex<Option<Answer>>;
+
+/// The answer of a key-store read, kept only for the callers that waited for it.
+struct Answer {
     at: Instant,
-    kind: FailureKind,
+    /// The cache's generation when the read started.
+    generation: u64,
+    outcome: Result<Arc<KeyVersion>, FailureKind>,
 }
 
+#[derive(Clone)]
 enum FailureKind {
     /// The store has no such key: waiters must see 404 too (MinIO creates its key on exactly that).
     NotFound,
     /// The store could not be reached: waiters may be served from the offline cache.
     Unreachable(String),
-    /// The store failed, or the stored value is not a key.
+    /// The store failed.
     Failed(String),
+    /// The stored value is not a key.
+    Corrupt(&'static str),
 }
 
 /// Whether the key store was last seen unreachable, and when.
@@ -74,6 +89,7 @@ impl Cache {
             epoch: Instant::now(),
             entries: DashMap::new(),
             fetches: DashMap::new(),
+            generation: AtomicU64::new(0),
             health: Health {
                 offline_since: Mutex::new(None),
                 retry_after: RETRY_OFFLINE_AFTER,
@@ -92,19 +108,24 @@ impl Cache {
         if let Some(version) = self.fresh(name, now) {
             return Ok(version);
         }
-        let fetch = self
-            .fetches
-            .entry(name.clone())
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
-            .clone();
-        let mut last_failure = fetch.lock().await;
+        let arrived_in = self.generation.load(Ordering::SeqCst);
+        let fetch = FetchGuard::new(self, name);
+        let mut last = fetch.lock().await;
         // Whoever held the lock before us may have read the key, or failed while we waited.
         if let Some(version) = self.fresh(name, Instant::now()) {
             return Ok(version);
         }
-        if let Some(failure) = last_failure.as_ref().filter(|f| f.at >= now) {
-            let unreachable = matches!(failure.kind, FailureKind::Unreachable(_));
-            return self.stale_or(name, failure.to_error(), unreachable);
+        if let Some(answer) = last
+            .as_ref()
+            .filter(|a| a.at >= now && a.generation >= arrived_in)
+        {
+            return match &answer.outcome {
+                Ok(version) => Ok(Arc::clone(version)),
+                Err(kind) => {
+                    let unreachable = matches!(kind, FailureKind::Unreachable(_));
+                    self.stale_or(name, kind.to_error(), unreachable)
+                }
+            };
         }
         if self.health.recently_offline() {
             if let Some(version) = self.offline_entry(name) {
@@ -112,56 +133,73 @@ impl Cache {
             }
         }
 
-        let result = store.get(name).await;
-        let version = match result {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let result = self.read(name, store).await;
+        *last = Some(Answer {
+            at: Instant::now(),
+            generation,
+            outcome: match &result {
+                Ok(version) => Ok(Arc::clone(version)),
+                Err(kind) => Err(kind.clone()),
+            },
+        });
+        match result {
+            Ok(version) => {
+                let now = Instant::now();
+                // The shard lock orders this check against `invalidate`'s bump.
+                let slot = self.entries.entry(name.clone());
+                if self.generation.load(Ordering::SeqCst) == generation {
+                    slot.insert(Arc::new(Entry {
+                        version: Arc::clone(&version),
+                        fetched_at: now,
+                        used_at: AtomicU64::new(self.millis(now)),
+                    }));
+                }
+                self.sweep(now);
+                Ok(version)
+            }
+            Err(kind @ FailureKind::Unreachable(_)) => self.stale_or(name, kind.to_error(), true),
+            Err(kind) => {
+                self.entries.remove(name);
+                Err(kind.to_error())
+            }
+        }
+    }
+
+    /// One read of `name` from the store, decoded.
+    async fn read(
+        &self,
+        name: &KeyName,
+        store: &dyn KeyStore,
+    ) -> Result<Arc<KeyVersion>, FailureKind> {
+        match store.get(name).await {
             Ok(value) => {
                 self.health.set_online();
-                KeyVersion::decode(&value).map(Arc::new)
+                KeyVersion::decode(&value)
+                    .map(Arc::new)
+                    .map_err(|err| match err {
+                        Error::CorruptKey(why) => FailureKind::Corrupt(why),
+                        other => FailureKind::Failed(other.to_string()),
+                    })
             }
             Err(StoreError::Unreachable(err)) => {
                 self.health.set_offline();
-                let failure = Failure::new(FailureKind::Unreachable(err.to_string()));
-                let error = failure.to_error();
-                *last_failure = Some(failure);
-                return self.stale_or(name, error, true);
+                Err(FailureKind::Unreachable(err.to_string()))
             }
-            Err(err) => {
-                let kind = match &err {
-                    StoreError::NotFound => FailureKind::NotFound,
-                    other => FailureKind::Failed(other.to_string()),
-                };
-                *last_failure = Some(Failure::new(kind));
-                self.entries.remove(name);
-                return Err(store_error(StoreOp::Read, err));
-            }
-        };
-        let version = match version {
-            Ok(version) => version,
-            Err(err) => {
-                *last_failure = Some(Failure::new(FailureKind::Failed(err.to_string())));
-                return Err(err);
-            }
-        };
-        *last_failure = None;
-        let now = Instant::now();
-        self.entries.insert(
-            name.clone(),
-            Arc::new(Entry {
-                version: Arc::clone(&version),
-                fetched_at: now,
-                used_at: AtomicU64::new(self.millis(now)),
-            }),
-        );
-        drop(last_failure);
-        self.fetches
-            .remove_if(name, |_, m| Arc::strong_count(m) <= 2);
-        self.sweep(now);
-        Ok(version)
+            Err(StoreError::NotFound) => Err(FailureKind::NotFound),
+            Err(StoreError::Failed(err)) => Err(FailureKind::Failed(err.to_string())),
+            Err(err @ StoreError::Exists) => Err(FailureKind::Failed(err.to_string())),
+        }
     }
 
-    /// Drops `name` from the cache.
-    pub(crate) fn remove(&self, name: &KeyName) {
-        self.entries.remove(name);
+    /// Drops `name` from the cache after it was created or deleted in the store, and keeps reads that
+    /// were in flight from filling it again (see the module comment).
+    pub(crate) fn invalidate(&self, name: &KeyName) {
+        let slot = self.entries.entry(name.clone());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let dashmap::Entry::Occupied(entry) = slot {
+            entry.remove();
+        }
     }
 
     /// The store's health. While the store is known to be unreachable, the probe gets only
@@ -258,20 +296,51 @@ impl Cache {
     }
 }
 
-impl Failure {
-    fn new(kind: FailureKind) -> Self {
-        Self {
-            at: Instant::now(),
-            kind,
-        }
-    }
+/// A caller's handle on the single read of a name. The last one to let go removes the name from
+/// [`Cache::fetches`], whether the read succeeded, failed or its caller was cancelled; otherwise
+/// every name ever asked for would stay in the map.
+struct FetchGuard<'a> {
+    cache: &'a Cache,
+    name: &'a KeyName,
+    fetch: Arc<Fetch>,
+}
 
+impl<'a> FetchGuard<'a> {
+    fn new(cache: &'a Cache, name: &'a KeyName) -> Self {
+        let fetch = cache
+            .fetches
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(Fetch::new(None)))
+            .clone();
+        Self { cache, name, fetch }
+    }
+}
+
+impl std::ops::Deref for FetchGuard<'_> {
+    type Target = Fetch;
+
+    fn deref(&self) -> &Fetch {
+        &self.fetch
+    }
+}
+
+impl Drop for FetchGuard<'_> {
+    fn drop(&mut self) {
+        // Two references: the map's and this guard's. More means another caller still waits on it.
+        self.cache.fetches.remove_if(self.name, |_, fetch| {
+            Arc::ptr_eq(fetch, &self.fetch) && Arc::strong_count(fetch) <= 2
+        });
+    }
+}
+
+impl FailureKind {
     /// The error the failed read returned, rebuilt for a waiter.
     fn to_error(&self) -> Error {
-        let source = match &self.kind {
-            FailureKind::NotFound => return Error::KeyNotFound,
-            FailureKind::Unreachable(cause) => StoreError::Unreachable(cause.clone().into()),
-            FailureKind::Failed(cause) => StoreError::Failed(cause.clone().into()),
+        let source = match self {
+            Self::NotFound => return Error::KeyNotFound,
+            Self::Corrupt(why) => return Error::CorruptKey(why),
+            Self::Unreachable(cause) => StoreError::Unreachable(cause.clone().into()),
+            Self::Failed(cause) => StoreError::Failed(cause.clone().into()),
         };
         Error::KeyStore {
             op: StoreOp::Read,
@@ -330,7 +399,7 @@ mod tests {
                 return Err(StoreError::Unreachable("connection refused".into()));
             }
             match name.as_str() {
-                "missing" => Err(StoreError::NotFound),
+                n if n.starts_with("missing") => Err(StoreError::NotFound),
                 "corrupt" => Ok(b"not a key".to_vec().into()),
                 _ => Ok(KEY.to_vec().into()),
             }
@@ -437,6 +506,45 @@ mod tests {
             );
         }
         assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    }
+
+    /// Every name ever asked for must not stay in `fetches`: failed reads (a client can ask for
+    /// any number of missing names) and cancelled callers leave nothing behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_leave_no_fetch_state_behind() {
+        let store = Arc::new(TestStore::default());
+        let cache = Arc::new(Cache::new(CacheConfig::default()));
+        for i in 0..1000 {
+            let err = cache
+                .get(&name(&format!("missing-{i}")), store.as_ref())
+                .await;
+            assert_eq!(err.map(drop).unwrap_err().status(), 404);
+        }
+        assert!(cache.get(&name("corrupt"), store.as_ref()).await.is_err());
+        cache.get(&name("k"), store.as_ref()).await.unwrap();
+        store.unreachable.store(true, Ordering::SeqCst);
+        assert!(cache.get(&name("down"), store.as_ref()).await.is_err());
+        assert!(cache.fetches.is_empty(), "{} left", cache.fetches.len());
+
+        // Callers given up on (a client that hung up) while they read or waited.
+        let slow = Arc::new(TestStore {
+            delay: Duration::from_secs(5),
+            ..Default::default()
+        });
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, slow) = (Arc::clone(&cache), Arc::clone(&slow));
+                tokio::spawn(async move {
+                    let slow_name = name("slow");
+                    let read = cache.get(&slow_name, slow.as_ref());
+                    tokio::time::timeout(Duration::from_millis(50), read).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap().is_err(), "timed out");
+        }
+        assert!(cache.fetches.is_empty(), "{} left", cache.fetches.len());
     }
 
     #[tokio::test]

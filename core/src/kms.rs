@@ -138,7 +138,7 @@ impl Kms {
     pub async fn delete_key(&self, name: &KeyName) -> Result<(), Error> {
         let result = self.inner.store.delete(name).await;
         // Evict even on failure: a half-failed delete must not leave a key usable here.
-        self.inner.cache.remove(name);
+        self.inner.cache.invalidate(name);
         result.map_err(|source| store_error(StoreOp::Delete, source))
     }
 
@@ -218,11 +218,11 @@ impl Kms {
             created_by: created_by.map(|id| id.as_str().to_owned()),
         };
         let value = version.encode()?;
-        self.inner
-            .store
-            .create(name, &value)
-            .await
-            .map_err(|source| store_error(StoreOp::Create, source))
+        let result = self.inner.store.create(name, &value).await;
+        // Even a failed create may have reached the store (a timeout, say): in-flight reads of the
+        // name may be older than the key, so none of them may answer for it.
+        self.inner.cache.invalidate(name);
+        result.map_err(|source| store_error(StoreOp::Create, source))
     }
 }
 
@@ -262,7 +262,7 @@ impl fmt::Debug for DataKey {
 }
 
 /// Maps a key-store failure to the API error for `op`; not-found and exists keep their KES meaning.
-pub(crate) fn store_error(op: StoreOp, source: StoreError) -> Error {
+fn store_error(op: StoreOp, source: StoreError) -> Error {
     match source {
         StoreError::NotFound => Error::KeyNotFound,
         StoreError::Exists => Error::KeyExists,
