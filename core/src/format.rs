@@ -140,10 +140,36 @@ fn push_padded(out: &mut String, value: u32, width: usize) {
     out.push_str(digits);
 }
 
+/// The input of prost's decoder. prost reads a `bytes` field through `copy_to_bytes` and copies that
+/// into the message; the default `copy_to_bytes` returns a plain copy that would be freed, key bytes
+/// and all, without being wiped.
+struct WipingBuf<'a>(&'a [u8]);
+
+impl bytes::Buf for WipingBuf<'_> {
+    fn remaining(&self) -> usize {
+        self.0.len()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.0
+    }
+
+    fn advance(&mut self, count: usize) {
+        self.0 = self.0.get(count..).unwrap_or_default();
+    }
+
+    fn copy_to_bytes(&mut self, len: usize) -> bytes::Bytes {
+        // prost checks `len` against `remaining` first; clamping keeps a bad length from panicking.
+        let (field, rest) = self.0.split_at(len.min(self.0.len()));
+        self.0 = rest;
+        bytes::Bytes::from_owner(Zeroizing::new(field.to_vec()))
+    }
+}
+
 /// The protobuf form: base64, then `KeyVersion` with both sub-messages required.
 fn decode_protobuf(value: &[u8]) -> Result<KeyVersion, Error> {
     let bytes = go::decode_base64(value).ok_or(Error::CorruptKey("invalid base64"))?;
-    let message = proto::KeyVersion::decode(bytes.as_slice())
+    let message = proto::KeyVersion::decode(WipingBuf(bytes.as_slice()))
         .map_err(|_| Error::CorruptKey("invalid protobuf"))?;
 
     let key = message
@@ -350,7 +376,6 @@ mod legacy {
 /// What Go's standard library did when KES decoded legacy JSON (keys and ciphertexts): the field
 /// matching and value rules of `encoding/json`, `base64.StdEncoding`, and `time.Time`'s strict RFC 3339.
 pub(crate) mod go {
-    use std::borrow::Cow;
     use std::fmt;
 
     use base64::alphabet;
@@ -398,22 +423,17 @@ pub(crate) mod go {
     ///
     /// The result may be key material, so it is zeroizing, and so is the copy made to drop newlines.
     pub(crate) fn decode_base64(input: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let input: Cow<'_, [u8]> = if input.iter().any(|&b| b == b'\r' || b == b'\n') {
-            Cow::Owned(
-                input
-                    .iter()
-                    .copied()
-                    .filter(|&b| b != b'\r' && b != b'\n')
-                    .collect(),
-            )
-        } else {
-            Cow::Borrowed(input)
-        };
-        let decoded = STD_ENCODING.decode(&input).ok().map(Zeroizing::new);
-        if let Cow::Owned(copy) = input {
-            drop(Zeroizing::new(copy));
+        let newline = |b: &u8| *b == b'\r' || *b == b'\n';
+        if !input.iter().any(newline) {
+            return STD_ENCODING.decode(input).ok().map(Zeroizing::new);
         }
-        decoded
+        // Sized up front: a copy that grew would leave freed pieces of it behind.
+        let mut copy = Zeroizing::new(Vec::with_capacity(input.len()));
+        copy.extend(input.iter().filter(|b| !newline(b)));
+        STD_ENCODING
+            .decode(copy.as_slice())
+            .ok()
+            .map(Zeroizing::new)
     }
 
     /// A Go `[]byte` field: a base64 string, or `null` for nil.

@@ -3,6 +3,7 @@
 //! Files are created 0600 and written crash-safely: the value goes to a temporary file that is synced
 //! and then hard-linked to the key's name. `link` fails if the name exists, so creation is atomic and
 //! exclusive, and a crash never leaves a half-written key (KES writes in place with O_EXCL, which can).
+//! A crash can leave a temporary file behind; opening the store removes those older than a minute.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -17,6 +18,12 @@ use crate::{valid_name, KeyName};
 /// KES refuses to read key files larger than this; so do we.
 const MAX_VALUE_LEN: u64 = 1 << 20;
 
+/// Temporary files are named `.tmp-` and 16 hex digits; a '.' never occurs in a key name.
+const TMP_PREFIX: &str = ".tmp-";
+
+/// A temporary file older than this was left by a crash, not by a create still running.
+const STALE_TMP_AGE: Duration = Duration::from_secs(60);
+
 /// Keys as files in one directory.
 #[derive(Debug)]
 pub struct FsStore {
@@ -28,6 +35,7 @@ impl FsStore {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         create_dir(&dir).map_err(|err| StoreError::Failed(err.into()))?;
+        remove_stale_temporaries(&dir);
         Ok(Self { dir })
     }
 
@@ -121,14 +129,32 @@ fn create_file(dir: &Path, path: &Path, value: &[u8]) -> Result<(), StoreError> 
     }
     let mut nonce = [0u8; 8];
     crate::crypto::random(&mut nonce).map_err(|err| StoreError::Failed(err.into()))?;
-    // A '.' never occurs in a key name, so the temporary file can never be taken for a key.
-    let tmp = dir.join(format!(".tmp-{}", hex::encode(nonce)));
+    let tmp = dir.join(format!("{TMP_PREFIX}{}", hex::encode(nonce)));
     let result = write_synced(&tmp, value).and_then(|()| fs::hard_link(&tmp, path));
     let _ = fs::remove_file(&tmp);
     match result {
         Ok(()) => sync_dir(dir).map_err(io_error),
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Exists),
         Err(err) => Err(io_error(err)),
+    }
+}
+
+/// Removes the temporary files a crash left between writing a key and removing its temporary name:
+/// each holds a key (one that was created, or one that never was) that `delete` would not remove.
+/// Best effort: a file that cannot be removed now is tried again at the next start.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_tmp = entry.file_name().to_string_lossy().starts_with(TMP_PREFIX);
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= STALE_TMP_AGE));
+        if is_tmp && stale {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -150,7 +176,13 @@ fn read_file(dir: &Path, path: &Path) -> Result<Zeroizing<Vec<u8>>, StoreError> 
         }
         Err(err) => return Err(io_error(err)),
     };
-    let mut value = Zeroizing::new(Vec::new());
+    // Sized from the file up front: a buffer that grew while reading would leave freed copies of
+    // the key behind. Key files are replaced whole (linked into place), never appended to.
+    let size = file
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(MAX_VALUE_LEN + 1);
+    let mut value = Zeroizing::new(Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
     file.take(MAX_VALUE_LEN + 1)
         .read_to_end(&mut value)
         .map_err(io_error)?;

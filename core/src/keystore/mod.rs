@@ -229,6 +229,30 @@ mod tests {
         assert_eq!(store.list("").await.unwrap(), ["from-kes"]);
     }
 
+    /// A crash between linking a key into place and removing its temporary name leaves a second
+    /// copy of the key that `delete` cannot reach; opening the store removes it. A fresh one may
+    /// belong to a create still running and stays.
+    #[tokio::test]
+    async fn fs_store_removes_temporary_files_left_by_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".tmp-00112233aabbccdd");
+        let fresh = dir.path().join(".tmp-0123456789abcdef");
+        std::fs::write(&stale, b"a key").unwrap();
+        std::fs::write(&fresh, b"a key").unwrap();
+        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+        std::fs::write(dir.path().join("key"), b"kept").unwrap();
+        FsStore::open(dir.path()).unwrap();
+        assert!(!stale.exists());
+        assert!(fresh.exists());
+        assert!(dir.path().join("key").exists());
+    }
+
     #[tokio::test]
     async fn fs_store_refuses_oversized_values() {
         let dir = tempfile::tempdir().unwrap();

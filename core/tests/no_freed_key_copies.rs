@@ -1,0 +1,127 @@
+//! Freed heap memory must not hold key material. Zeroizing the final buffers is not enough: a
+//! buffer that grows, or a library's temporary copy, frees memory with the key still in it, and a
+//! later heap disclosure, swap or core dump finds it there.
+//!
+//! The allocator below checks every block freed while a section is watched for the secret bytes.
+
+// A global allocator needs `unsafe`; test helpers are not `#[test]` functions, so clippy.toml's
+// test allowances do not reach them.
+#![allow(unsafe_code, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use kesrs_core::config::CacheConfig;
+use kesrs_core::keystore::{FsStore, MemoryStore};
+use kesrs_core::{KeyName, KeyStore, Kms};
+
+/// The secret searched for, and whether a watched section is running.
+static NEEDLE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static WATCHING: AtomicBool = AtomicBool::new(false);
+static FOUND: AtomicUsize = AtomicUsize::new(0);
+/// One watched section at a time: the test harness runs tests on several threads.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+thread_local! {
+    /// Set while this thread checks a block, so that frees made by the check are not checked.
+    static CHECKING: Cell<bool> = const { Cell::new(false) };
+}
+
+struct Watching;
+
+unsafe impl GlobalAlloc for Watching {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        unsafe { System.alloc(layout) }
+    }
+
+    // `realloc` keeps GlobalAlloc's default, which goes through `dealloc`: grown buffers are checked.
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let enter = || CHECKING.try_with(|c| !c.replace(true)).unwrap_or(false);
+        if WATCHING.load(Ordering::SeqCst) && enter() {
+            let block = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
+            if let Ok(needle) = NEEDLE.lock() {
+                if !needle.is_empty() && block.windows(needle.len()).any(|w| w == needle.as_slice())
+                {
+                    FOUND.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            let _ = CHECKING.try_with(|c| c.set(false));
+        }
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Watching = Watching;
+
+/// Runs `section` and returns how many freed blocks held `secret`.
+async fn freed_copies_of<F: std::future::Future<Output = ()>>(secret: &[u8], section: F) -> usize {
+    *NEEDLE.lock().unwrap() = secret.to_vec();
+    FOUND.store(0, Ordering::SeqCst);
+    WATCHING.store(true, Ordering::SeqCst);
+    section.await;
+    WATCHING.store(false, Ordering::SeqCst);
+    NEEDLE.lock().unwrap().clear();
+    FOUND.load(Ordering::SeqCst)
+}
+
+const KEY: [u8; 32] = [
+    0x5a, 0xc3, 0x11, 0x7e, 0x99, 0x01, 0xfe, 0x42, 0x13, 0x37, 0xbe, 0xef, 0xca, 0xfe, 0xba, 0xbe,
+    0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x00, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89,
+];
+
+/// Every operation on a key, with the key read from the store into a cold cache first.
+async fn use_the_key(store: Arc<dyn KeyStore>, name: &KeyName) {
+    let kms = Kms::new(store, CacheConfig::default());
+    kms.describe_key(name).await.unwrap();
+    let ciphertext = kms.encrypt(name, b"data", b"ctx").await.unwrap();
+    drop(kms.decrypt(name, &ciphertext, b"ctx").await.unwrap());
+    drop(kms.generate_key(name, b"ctx").await.unwrap());
+    kms.hmac(name, b"message").await.unwrap();
+}
+
+#[tokio::test]
+async fn reading_a_key_from_the_fs_store_leaves_no_copy_in_freed_memory() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn KeyStore> = Arc::new(FsStore::open(dir.path()).unwrap());
+    let name = KeyName::new("k").unwrap();
+    let kms = Kms::new(Arc::clone(&store), CacheConfig::default());
+    kms.import_key(&name, &KEY, "AES256", None).await.unwrap();
+
+    // The raw key, and the stored value (base64 of the protobuf that holds it).
+    assert_eq!(
+        freed_copies_of(&KEY, use_the_key(Arc::clone(&store), &name)).await,
+        0
+    );
+    let stored = std::fs::read(dir.path().join("k")).unwrap();
+    assert_eq!(
+        freed_copies_of(&stored[..40], use_the_key(store, &name)).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn importing_and_using_a_key_leaves_no_copy_in_freed_memory() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let store: Arc<dyn KeyStore> = Arc::new(MemoryStore::new());
+    let name = KeyName::new("k").unwrap();
+    let found = freed_copies_of(&KEY, async {
+        let kms = Kms::new(Arc::clone(&store), CacheConfig::default());
+        kms.import_key(&name, &KEY, "AES256", None).await.unwrap();
+        use_the_key(Arc::clone(&store), &name).await;
+        kms.delete_key(&name).await.unwrap();
+    })
+    .await;
+    assert_eq!(found, 0);
+}
+
+/// The check itself: a plain `Vec` that is dropped is found.
+#[tokio::test]
+async fn the_allocator_finds_a_dropped_copy() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let found = freed_copies_of(&KEY, async { drop(std::hint::black_box(KEY.to_vec())) }).await;
+    assert_eq!(found, 1);
+}
