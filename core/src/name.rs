@@ -78,11 +78,8 @@ impl Pattern {
             || pattern.len() <= MAX_LEN
                 && match pattern.strip_suffix('*') {
                     None => valid_name(pattern),
-                    Some(prefix) => {
-                        prefix != "_"
-                            && !prefix.starts_with('-')
-                            && prefix.bytes().all(is_name_byte)
-                    }
+                    // Only `_` alone is refused; `_*` lists the names that start with `_`.
+                    Some(prefix) => !prefix.starts_with('-') && prefix.bytes().all(is_name_byte),
                 };
         if valid {
             Ok(Self(pattern.to_owned()))
@@ -133,6 +130,9 @@ mod tests {
         assert_eq!(Pattern::new("*").unwrap().prefix(), "");
         assert_eq!(Pattern::new("").unwrap().prefix(), "");
         assert_eq!(Pattern::new("my-*").unwrap().prefix(), "my-");
+        // As KES's validPattern: only `_` alone is refused (found by adversarial testing).
+        let underscore = Pattern::new("_*").unwrap();
+        assert!(underscore.matches("_internal") && !underscore.matches("key"));
     }
 
     /// Go KES answers 400 for these (found by the Go client conformance suite).
