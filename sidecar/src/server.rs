@@ -29,7 +29,7 @@ use crate::reload;
 use crate::response::{self, Response, TimedOut};
 use crate::routes::{self, Auth, Match, Route};
 use crate::state::{RouteSettings, Settings, SetupError, Shared, State};
-use crate::streams::Requests;
+use crate::streams::{self, Requests};
 use crate::tls::{self, PeerError, Resumption};
 
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
@@ -274,6 +274,7 @@ async fn handle(
                 } else {
                     // Like Go's write deadline: it covers the handler and writing the whole body.
                     let deadline = tokio::time::Instant::from_std(received) + settings.timeout;
+                    streams::set_deadline(deadline);
                     tokio::time::timeout_at(deadline, work)
                         .await
                         .map(|response| {

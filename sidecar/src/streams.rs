@@ -7,16 +7,66 @@
 //! executor queues each request on the connection's task, which runs them all next to the connection
 //! itself: a connection stays on one thread at a time, and separate connections still spread over all
 //! threads. A request waiting on the key store only waits; it never holds up its neighbours.
+//!
+//! The executor also enforces a request's deadline on the whole stream. hyper polls a response body
+//! only while the client's flow-control window has room, so a client that never opens its window
+//! would keep the body, and the deadline inside it, waiting forever: 250 streams a connection of
+//! pinned responses. A handler states its deadline with [`set_deadline`]; once it passes, the stream
+//! is dropped, and h2 resets it (RST_STREAM CANCEL), as Go's write deadline tears it down.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
 
 type Request = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+tokio::task_local! {
+    /// Set by a request's handler while its stream is polled: the deadline of the whole stream.
+    static STREAM_DEADLINE: Cell<Option<Instant>>;
+}
+
+/// Ends the current HTTP/2 stream at `deadline`, whether or not hyper still polls its body. Does
+/// nothing outside an HTTP/2 stream (HTTP/1 requests are polled by their connection).
+pub(crate) fn set_deadline(deadline: Instant) {
+    let _ = STREAM_DEADLINE.try_with(|slot| slot.set(Some(deadline)));
+}
+
+/// One stream: hyper's future for it, and once its handler set one, the deadline.
+struct Stream {
+    future: Request,
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl Future for Stream {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let (poll, deadline) = STREAM_DEADLINE.sync_scope(Cell::new(None), || {
+            (
+                this.future.as_mut().poll(cx),
+                STREAM_DEADLINE.with(Cell::get),
+            )
+        });
+        if poll.is_ready() {
+            return Poll::Ready(());
+        }
+        if let Some(deadline) = deadline {
+            this.deadline = Some(Box::pin(tokio::time::sleep_until(deadline)));
+        }
+        // Past the deadline the stream is dropped, which makes h2 reset it.
+        match &mut this.deadline {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
 
 /// How many requests finish before their responses are written out.
 const SLICE: usize = 8;
@@ -41,7 +91,7 @@ where
 /// The requests of one connection, queued by its [`Executor`].
 pub(crate) struct Requests {
     queued: mpsc::UnboundedReceiver<Request>,
-    running: FuturesUnordered<Request>,
+    running: FuturesUnordered<Stream>,
 }
 
 impl Requests {
@@ -68,8 +118,11 @@ impl Requests {
                         done = Some(output);
                     }
                 }
-                while let Poll::Ready(Some(request)) = self.queued.poll_recv(cx) {
-                    self.running.push(request);
+                while let Poll::Ready(Some(future)) = self.queued.poll_recv(cx) {
+                    self.running.push(Stream {
+                        future,
+                        deadline: None,
+                    });
                 }
                 let mut finished = 0;
                 while finished < SLICE {

@@ -232,6 +232,43 @@ async fn one_http2_connection_carries_a_log_stream_and_concurrent_requests() {
     assert!(status.success(), "{status}");
 }
 
+/// A client that never opens its HTTP/2 flow-control window cannot keep a response pinned past its
+/// route's timeout (hyper does not poll a body without window): the stream is reset, as Go's write
+/// deadline tears it down. Found by adversarial testing: 4 such connections pinned 4 GB.
+#[tokio::test]
+async fn http2_streams_end_at_their_deadline_even_when_the_client_withholds_its_window() {
+    let server = Server::start("api:\n  /v1/api:\n    timeout: 1s\n");
+    let stream = common::tls_connect(
+        server.addr,
+        common::TlsOptions {
+            cert: Some(&server.admin),
+            alpn: vec![b"h2".to_vec()],
+            tls12_only: false,
+            hints: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let (mut sender, connection) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, bytes::Bytes>(stream)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::get("https://localhost/v1/api")
+        .body(())
+        .unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let next = tokio::time::timeout(Duration::from_secs(10), body.data())
+        .await
+        .expect("the stream is still open 10 s after its 1 s deadline");
+    let err = next.expect("a reset, not the end of the body").unwrap_err();
+    assert_eq!(err.reason(), Some(h2::Reason::CANCEL));
+}
+
 /// Go's HTTP/2 server, and so KES, allows 250 concurrent streams per connection; MinIO's client opens
 /// another connection beyond that. kesrs announces the same limit.
 #[tokio::test]
