@@ -1,9 +1,15 @@
-//! Request bodies: read with a hard limit, decoded the way Go's `json.NewDecoder(body).Decode` does.
+//! Request bodies: read with a hard limit, decoded the way Go's `json.NewDecoder(body).Decode` fills
+//! KES's request structs (kes-protocol.md 1.6).
 //!
-//! Go rules kept here (kes-protocol.md 1.6): only the first JSON value is read and trailing bytes are
-//! ignored; unknown fields are ignored; field names match case-insensitively and the last duplicate wins;
-//! `[]byte` fields are standard padded base64 (`\r`/`\n` ignored), `null`, or an array of 0-255;
-//! `null` for the whole body decodes to the zero value; an empty body is an error.
+//! Go rules kept here: only the first JSON value is read and trailing bytes are ignored; field names
+//! match case-insensitively; every occurrence of a known field is decoded, so an invalid one fails
+//! the body even when a later duplicate is valid, and the last one wins; unknown fields are only
+//! checked for syntax; `[]byte` fields are standard padded base64 (`\r`/`\n` ignored), `null`, or an
+//! array of 0-255; `null` leaves a string field as it was; `null` for the whole body is the zero
+//! value; an empty body is an error.
+//!
+//! `[]byte` fields carry plaintexts and keys: they are decoded straight into zeroizing buffers sized
+//! up front, never kept as JSON text.
 
 use std::fmt;
 
@@ -12,9 +18,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Limited};
-use serde::de::{self, MapAccess, Visitor};
-use serde_json::Value;
-use zeroize::Zeroizing;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// Go's `base64.StdEncoding`: padding required, non-zero trailing bits tolerated.
 const GO_STD: GeneralPurpose = GeneralPurpose::new(
@@ -42,61 +47,80 @@ where
     Ok(collected.to_bytes())
 }
 
-/// The fields of the first JSON value of a body, in order, with their names as sent.
-pub(crate) struct Fields(Vec<(String, Value)>);
+/// The type of a request struct's field.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// Go `[]byte`.
+    Bytes,
+    /// Go `string`.
+    String,
+}
+
+/// A request struct: its fields' JSON names and types.
+pub(crate) type Schema = &'static [(&'static str, Kind)];
+
+/// `ImportKeyRequest`.
+pub(crate) const IMPORT: Schema = &[("key", Kind::Bytes), ("cipher", Kind::String)];
+/// `EncryptKeyRequest`.
+pub(crate) const ENCRYPT: Schema = &[
+    ("plaintext", Kind::Bytes),
+    ("context", Kind::Bytes),
+    ("version", Kind::String),
+];
+/// `GenerateKeyRequest`.
+pub(crate) const GENERATE: Schema = &[("context", Kind::Bytes), ("version", Kind::String)];
+/// `DecryptKeyRequest`.
+pub(crate) const DECRYPT: Schema = &[
+    ("ciphertext", Kind::Bytes),
+    ("context", Kind::Bytes),
+    ("version", Kind::String),
+];
+/// `HMACRequest`.
+pub(crate) const HMAC: Schema = &[("message", Kind::Bytes), ("version", Kind::String)];
+
+/// A decoded request struct: the value of each field of its schema, zero where absent.
+pub(crate) struct Fields {
+    schema: Schema,
+    values: Vec<Value>,
+}
+
+enum Value {
+    Bytes(Zeroizing<Vec<u8>>),
+    String(String),
+}
 
 impl Fields {
-    /// Decodes the first JSON value of `body`, which must be an object or `null`.
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, BadBody> {
-        let mut stream = serde_json::Deserializer::from_slice(body).into_iter::<ObjectOrNull>();
-        match stream.next() {
-            Some(Ok(ObjectOrNull(fields))) => Ok(Self(fields)),
-            _ => Err(BadBody),
+    /// Decodes the first JSON value of `body`, which must be an object or `null`, into `schema`.
+    pub(crate) fn parse(body: &[u8], schema: Schema) -> Result<Self, BadBody> {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        // Deserialized without `end()`: whatever follows the first value is ignored, as in Go.
+        let seed = Struct {
+            schema,
+            max_array_len: body.len() / 2,
+        };
+        let values = seed.deserialize(&mut deserializer).map_err(|_| BadBody)?;
+        Ok(Self { schema, values })
+    }
+
+    /// The `[]byte` field `name` of the schema; empty when absent or `null`.
+    pub(crate) fn bytes(&self, name: &str) -> &[u8] {
+        match self.value(name) {
+            Some(Value::Bytes(bytes)) => bytes,
+            _ => &[],
         }
     }
 
-    /// A `[]byte` field; absent and `null` are empty, as KES treats a nil slice.
-    pub(crate) fn bytes(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, BadBody> {
-        match self.last(name) {
-            None | Some(Value::Null) => Ok(Zeroizing::new(Vec::new())),
-            Some(Value::String(s)) => {
-                // Go's base64 decoder skips CR and LF anywhere in the input.
-                let cleaned: Zeroizing<Vec<u8>> =
-                    Zeroizing::new(s.bytes().filter(|b| *b != b'\r' && *b != b'\n').collect());
-                GO_STD
-                    .decode(cleaned.as_slice())
-                    .map(Zeroizing::new)
-                    .map_err(|_| BadBody)
-            }
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| {
-                    item.as_u64()
-                        .and_then(|n| u8::try_from(n).ok())
-                        .ok_or(BadBody)
-                })
-                .collect::<Result<Vec<u8>, BadBody>>()
-                .map(Zeroizing::new),
-            Some(_) => Err(BadBody),
+    /// The string field `name` of the schema; empty when absent.
+    pub(crate) fn string(&self, name: &str) -> &str {
+        match self.value(name) {
+            Some(Value::String(s)) => s,
+            _ => "",
         }
     }
 
-    /// A string field; absent and `null` are empty.
-    pub(crate) fn string(&self, name: &str) -> Result<String, BadBody> {
-        match self.last(name) {
-            None | Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(BadBody),
-        }
-    }
-
-    /// The value of the last field whose name equals `name` ignoring case, as Go's decoder picks it.
-    fn last(&self, name: &str) -> Option<&Value> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(key, _)| fold_eq(key, name))
-            .map(|(_, value)| value)
+    fn value(&self, name: &str) -> Option<&Value> {
+        let index = self.schema.iter().position(|(field, _)| *field == name)?;
+        self.values.get(index)
     }
 }
 
@@ -104,7 +128,7 @@ impl fmt::Debug for Fields {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Field values are plaintexts and keys: show only the names.
         f.debug_list()
-            .entries(self.0.iter().map(|(k, _)| k))
+            .entries(self.schema.iter().map(|(name, _)| name))
             .finish()
     }
 }
@@ -122,33 +146,147 @@ fn fold_eq(a: &str, b: &str) -> bool {
     a.chars().map(fold).eq(b.chars().map(fold))
 }
 
-/// A JSON object read in order (duplicates kept), or `null` as an empty object.
-struct ObjectOrNull(Vec<(String, Value)>);
+/// Decodes a JSON object (or `null`) into the values of a schema's fields.
+struct Struct {
+    schema: Schema,
+    /// No JSON array in the body can be longer: each element takes at least two bytes.
+    max_array_len: usize,
+}
 
-impl<'de> de::Deserialize<'de> for ObjectOrNull {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ObjectOrNull;
+impl<'de> DeserializeSeed<'de> for Struct {
+    type Value = Vec<Value>;
 
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Vec<Value>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
 
-            fn visit_unit<E: de::Error>(self) -> Result<ObjectOrNull, E> {
-                Ok(ObjectOrNull(Vec::new()))
-            }
+impl<'de> Visitor<'de> for Struct {
+    type Value = Vec<Value>;
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ObjectOrNull, A::Error> {
-                let mut fields = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Value>()? {
-                    fields.push(entry);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<Value>, E> {
+        Ok(zero_values(self.schema))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Value>, A::Error> {
+        let mut values = zero_values(self.schema);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let field = self
+                .schema
+                .iter()
+                .zip(values.iter_mut())
+                .find(|((name, _), _)| fold_eq(&key, name));
+            match field {
+                Some(((_, kind), value)) => {
+                    let seed = Field {
+                        kind: *kind,
+                        max_array_len: self.max_array_len,
+                    };
+                    if let Some(decoded) = map.next_value_seed(seed)? {
+                        *value = decoded;
+                    }
                 }
-                Ok(ObjectOrNull(fields))
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        deserializer.deserialize_any(V)
+        Ok(values)
     }
+}
+
+fn zero_values(schema: Schema) -> Vec<Value> {
+    schema
+        .iter()
+        .map(|(_, kind)| match kind {
+            Kind::Bytes => Value::Bytes(Zeroizing::new(Vec::new())),
+            Kind::String => Value::String(String::new()),
+        })
+        .collect()
+}
+
+/// One occurrence of a field; `None` where Go leaves the field as it was (`null` for a string).
+struct Field {
+    kind: Kind,
+    max_array_len: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Field {
+    type Value = Option<Value>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Field {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            Kind::Bytes => f.write_str("base64, an array of bytes or null"),
+            Kind::String => f.write_str("a string or null"),
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(match self.kind {
+            Kind::Bytes => Some(Value::Bytes(Zeroizing::new(Vec::new()))),
+            Kind::String => None,
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        match self.kind {
+            Kind::Bytes => decode_base64(s.as_bytes())
+                .map(|bytes| Some(Value::Bytes(bytes)))
+                .ok_or_else(|| E::custom("invalid base64")),
+            Kind::String => Ok(Some(Value::String(s.to_owned()))),
+        }
+    }
+
+    fn visit_string<E: de::Error>(self, mut s: String) -> Result<Self::Value, E> {
+        let value = self.visit_str(&s);
+        s.zeroize();
+        value
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        if let Kind::String = self.kind {
+            return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+        }
+        // Sized for the longest array the body can hold: growing would leave freed copies.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(self.max_array_len));
+        while let Some(byte) = seq.next_element::<Option<u8>>()? {
+            // `null` leaves an element at its zero value, as Go does.
+            bytes.push(byte.unwrap_or(0));
+        }
+        Ok(Some(Value::Bytes(bytes)))
+    }
+}
+
+/// Go's `base64.StdEncoding.Decode`, which skips CR and LF anywhere in the input.
+fn decode_base64(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let newline = |b: &u8| *b == b'\r' || *b == b'\n';
+    let mut decoded = Zeroizing::new(Vec::with_capacity(text.len() / 4 * 3 + 3));
+    let result = if text.iter().any(newline) {
+        let mut cleaned = Zeroizing::new(Vec::with_capacity(text.len()));
+        cleaned.extend(text.iter().filter(|b| !newline(b)));
+        GO_STD.decode_vec(cleaned.as_slice(), &mut decoded)
+    } else {
+        GO_STD.decode_vec(text, &mut decoded)
+    };
+    result.ok().map(|()| decoded)
 }
 
 #[cfg(test)]
@@ -157,38 +295,74 @@ mod tests {
 
     use super::*;
 
+    const TEST: Schema = &[
+        ("plaintext", Kind::Bytes),
+        ("context", Kind::Bytes),
+        ("key", Kind::Bytes),
+        ("cipher", Kind::String),
+    ];
+
+    fn parse(body: &[u8]) -> Result<Fields, BadBody> {
+        Fields::parse(body, TEST)
+    }
+
     #[test]
     fn go_decoding_rules() {
-        let f =
-            Fields::parse(br#"{"Plaintext":"AAE=","unknown":[1,{"x":2}]} trailing junk"#).unwrap();
-        assert_eq!(f.bytes("plaintext").unwrap().as_slice(), &[0, 1]);
-        assert_eq!(f.bytes("context").unwrap().as_slice(), &[] as &[u8]);
+        let f = parse(br#"{"Plaintext":"AAE=","unknown":[1,{"x":2}]} trailing junk"#).unwrap();
+        assert_eq!(f.bytes("plaintext"), &[0, 1]);
+        assert_eq!(f.bytes("context"), &[] as &[u8]);
 
-        let f = Fields::parse(br#"{"context":"AAE=","CONTEXT":"AgM="}"#).unwrap();
-        assert_eq!(f.bytes("context").unwrap().as_slice(), &[2, 3]);
+        let f = parse(br#"{"context":"AAE=","CONTEXT":"AgM="}"#).unwrap();
+        assert_eq!(f.bytes("context"), &[2, 3]);
 
-        let f = Fields::parse(b"{\"message\":\"AA\\r\\nE=\",\"key\":[1,2,255]}").unwrap();
-        assert_eq!(f.bytes("message").unwrap().as_slice(), &[0, 1]);
-        assert_eq!(f.bytes("key").unwrap().as_slice(), &[1, 2, 255]);
+        let f = parse(b"{\"plaintext\":\"AA\\r\\nE=\",\"key\":[1,2,255,null]}").unwrap();
+        assert_eq!(f.bytes("plaintext"), &[0, 1]);
+        assert_eq!(f.bytes("key"), &[1, 2, 255, 0]);
 
-        assert!(Fields::parse(b"null")
-            .unwrap()
-            .bytes("x")
-            .unwrap()
-            .is_empty());
-        assert!(Fields::parse(b"").is_err());
-        assert!(Fields::parse(b"   ").is_err());
-        assert!(Fields::parse(b"[1]").is_err());
-        assert!(Fields::parse(b"\"x\"").is_err());
-        assert!(Fields::parse(b"{\"a\":").is_err());
-
-        let f = Fields::parse(br#"{"plaintext":"AAE","n":[256],"s":1,"cipher":"AES256"}"#).unwrap();
-        assert!(f.bytes("plaintext").is_err(), "padding is required");
-        assert!(f.bytes("n").is_err());
-        assert!(f.bytes("s").is_err());
-        assert!(f.string("s").is_err());
-        assert_eq!(f.string("CIPHER").unwrap(), "AES256");
+        assert!(parse(b"null").unwrap().bytes("plaintext").is_empty());
+        for bad in [&b""[..], b"   ", b"[1]", b"\"x\"", b"{\"a\":"] {
+            assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        for bad in [
+            &br#"{"plaintext":"AAE"}"#[..],
+            br#"{"key":[256]}"#,
+            br#"{"key":[1.5]}"#,
+            br#"{"plaintext":1}"#,
+            br#"{"cipher":1}"#,
+            br#"{"cipher":["AES256"]}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let f = parse(br#"{"CIPHER":"AES256"}"#).unwrap();
+        assert_eq!(f.string("cipher"), "AES256");
         assert!(fold_eq("\u{212A}ey", "key"));
+    }
+
+    /// Found by comparing with Go's decoder and KES's request structs (adversarial testing).
+    #[test]
+    fn every_occurrence_of_a_known_field_is_checked_and_unknown_fields_only_for_syntax() {
+        // Go decodes each duplicate into the field: an invalid one fails the body.
+        assert!(parse(br#"{"plaintext":"!!","plaintext":"AAE="}"#).is_err());
+        assert!(parse(br#"{"plaintext":true,"plaintext":"AAE="}"#).is_err());
+        // `null` sets a []byte to nil, but leaves a string as it was.
+        let f = parse(br#"{"plaintext":"AAE=","plaintext":null,"cipher":"AES256","cipher":null}"#)
+            .unwrap();
+        assert!(f.bytes("plaintext").is_empty());
+        assert_eq!(f.string("cipher"), "AES256");
+        // Unknown fields are skipped as Go's scanner does: any number, lone surrogates, deep nesting.
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for unknown in [r#""\ud800""#, "1e400", "-0.5e-999", deep.as_str()] {
+            let body = format!(r#"{{"x":{unknown},"plaintext":"AAE="}}"#);
+            let f = parse(body.as_bytes()).unwrap_or_else(|_| panic!("{body}"));
+            assert_eq!(f.bytes("plaintext"), &[0, 1]);
+        }
+        let mut invalid_utf8 = br#"{"x":""#.to_vec();
+        invalid_utf8.extend_from_slice(b"\xff\xfe");
+        invalid_utf8.extend_from_slice(br#"","plaintext":"AAE="}"#);
+        assert_eq!(parse(&invalid_utf8).unwrap().bytes("plaintext"), &[0, 1]);
+        // The schema decides: `version` must be a string where KES's struct has it.
+        assert!(Fields::parse(br#"{"version":1}"#, ENCRYPT).is_err());
+        assert!(Fields::parse(br#"{"version":"v1"}"#, ENCRYPT).is_ok());
     }
 
     #[tokio::test]

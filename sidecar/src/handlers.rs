@@ -50,7 +50,7 @@ impl Request {
     }
 
     /// Reads and decodes the JSON body; any failure (too large, malformed) is `bad`.
-    async fn fields(self, bad: ApiError) -> Result<(Fields, Ctx), ApiError> {
+    async fn fields(self, schema: body::Schema, bad: ApiError) -> Result<(Fields, Ctx), ApiError> {
         let Self {
             state,
             shared,
@@ -68,7 +68,7 @@ impl Request {
         let Ok(bytes) = body::read_limited(body, max_body).await else {
             return Err(bad);
         };
-        let fields = Fields::parse(&bytes).map_err(|_| bad)?;
+        let fields = Fields::parse(&bytes, schema).map_err(|_| bad)?;
         Ok((fields, ctx))
     }
 
@@ -224,16 +224,13 @@ async fn create_key(req: Request) -> Result<Response, ApiError> {
 
 async fn import_key(req: Request) -> Result<Response, ApiError> {
     let name = req.key_name()?;
-    let (fields, ctx) = req.fields(ApiError::InvalidImportBody).await?;
-    let key = fields
-        .bytes("key")
-        .map_err(|_| ApiError::InvalidImportBody)?;
-    let cipher = fields
-        .string("cipher")
-        .map_err(|_| ApiError::InvalidImportBody)?;
+    let (fields, ctx) = req
+        .fields(body::IMPORT, ApiError::InvalidImportBody)
+        .await?;
+    let (key, cipher) = (fields.bytes("key"), fields.string("cipher"));
     ctx.state
         .kms
-        .import_key(&name, &key, &cipher, ctx.caller.as_ref())
+        .import_key(&name, key, cipher, ctx.caller.as_ref())
         .await?;
     Ok(response::empty(StatusCode::OK))
 }
@@ -275,14 +272,14 @@ async fn delete_key(req: Request) -> Result<Response, ApiError> {
 async fn generate_key(req: Request) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     // KES parses the body only when its effective length is positive: an empty body means no context.
-    let (context, ctx) = if req.effective_length() > 0 {
-        let (fields, ctx) = req.fields(ApiError::InvalidBody).await?;
-        let context = fields.bytes("context").map_err(|_| ApiError::InvalidBody)?;
-        (context, ctx)
+    let (fields, ctx) = if req.effective_length() > 0 {
+        let (fields, ctx) = req.fields(body::GENERATE, ApiError::InvalidBody).await?;
+        (Some(fields), ctx)
     } else {
-        (Default::default(), req.ctx())
+        (None, req.ctx())
     };
-    let key = ctx.state.kms.generate_key(&name, &context).await?;
+    let context = fields.as_ref().map_or(&[][..], |f| f.bytes("context"));
+    let key = ctx.state.kms.generate_key(&name, context).await?;
     Ok(response::secret_json(gojson::secret_line(&[
         ("plaintext", key.plaintext()),
         ("ciphertext", key.ciphertext()),
@@ -291,12 +288,9 @@ async fn generate_key(req: Request) -> Result<Response, ApiError> {
 
 async fn encrypt(req: Request) -> Result<Response, ApiError> {
     let name = req.key_name()?;
-    let (fields, ctx) = req.fields(ApiError::InvalidBody).await?;
-    let plaintext = fields
-        .bytes("plaintext")
-        .map_err(|_| ApiError::InvalidBody)?;
-    let context = fields.bytes("context").map_err(|_| ApiError::InvalidBody)?;
-    let ciphertext = ctx.state.kms.encrypt(&name, &plaintext, &context).await?;
+    let (fields, ctx) = req.fields(body::ENCRYPT, ApiError::InvalidBody).await?;
+    let (plaintext, context) = (fields.bytes("plaintext"), fields.bytes("context"));
+    let ciphertext = ctx.state.kms.encrypt(&name, plaintext, context).await?;
     Ok(response::json(
         Object::new().bytes("ciphertext", &ciphertext).finish_line(),
     ))
@@ -304,12 +298,9 @@ async fn encrypt(req: Request) -> Result<Response, ApiError> {
 
 async fn decrypt(req: Request) -> Result<Response, ApiError> {
     let name = req.key_name()?;
-    let (fields, ctx) = req.fields(ApiError::InvalidBody).await?;
-    let ciphertext = fields
-        .bytes("ciphertext")
-        .map_err(|_| ApiError::InvalidBody)?;
-    let context = fields.bytes("context").map_err(|_| ApiError::InvalidBody)?;
-    let plaintext = ctx.state.kms.decrypt(&name, &ciphertext, &context).await?;
+    let (fields, ctx) = req.fields(body::DECRYPT, ApiError::InvalidBody).await?;
+    let (ciphertext, context) = (fields.bytes("ciphertext"), fields.bytes("context"));
+    let plaintext = ctx.state.kms.decrypt(&name, ciphertext, context).await?;
     Ok(response::secret_json(gojson::secret_line(&[(
         "plaintext",
         &plaintext,
@@ -318,9 +309,8 @@ async fn decrypt(req: Request) -> Result<Response, ApiError> {
 
 async fn hmac(req: Request) -> Result<Response, ApiError> {
     let name = req.key_name()?;
-    let (fields, ctx) = req.fields(ApiError::InvalidBody).await?;
-    let message = fields.bytes("message").map_err(|_| ApiError::InvalidBody)?;
-    let mac = ctx.state.kms.hmac(&name, &message).await?;
+    let (fields, ctx) = req.fields(body::HMAC, ApiError::InvalidBody).await?;
+    let mac = ctx.state.kms.hmac(&name, fields.bytes("message")).await?;
     Ok(response::json(
         Object::new().bytes("hmac", &mac).finish_line(),
     ))
