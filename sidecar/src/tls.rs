@@ -7,11 +7,15 @@ use std::sync::Arc;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, SignatureVerificationAlgorithm, SubjectPublicKeyInfoDer,
+    UnixTime,
+};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ProducesTickets, StoresServerSessions, WebPkiClientVerifier};
 use rustls::{
-    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+    CertificateError, DigitallySignedStruct, DistinguishedName, PeerMisbehaved, RootCertStore,
+    ServerConfig, SignatureScheme,
 };
 use tracing::warn;
 
@@ -209,6 +213,60 @@ impl DangerAnyCertificate {
     }
 }
 
+impl DangerAnyCertificate {
+    /// The signature algorithms `scheme` may stand for; an unsupported scheme is the client's fault.
+    fn candidates(
+        &self,
+        scheme: SignatureScheme,
+    ) -> Result<&'static [&'static dyn SignatureVerificationAlgorithm], rustls::Error> {
+        self.algorithms
+            .mapping
+            .iter()
+            .find(|(supported, _)| *supported == scheme)
+            .map(|(_, algorithms)| *algorithms)
+            .ok_or_else(|| PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into())
+    }
+}
+
+/// A certificate's public key, for checking its handshake signature against the key alone, as Go's
+/// TLS stack does when it asks for any client certificate. rustls's certificate helpers first parse
+/// it with webpki's end-entity rules, which refuse X.509 v1 certificates (what `openssl x509 -req`
+/// makes without extensions) and unknown critical extensions: KES accepts both, and so must kesrs.
+fn public_key_of(
+    cert: &CertificateDer<'_>,
+) -> Result<SubjectPublicKeyInfoDer<'static>, rustls::Error> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert)
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    Ok(SubjectPublicKeyInfoDer::from(
+        parsed.tbs_certificate.subject_pki.raw.to_vec(),
+    ))
+}
+
+/// [`rustls::crypto::verify_tls12_signature`] against the certificate's public key alone (see
+/// [`public_key_of`]). TLS 1.2 schemes do not name the curve: any algorithm the scheme maps to may
+/// verify, as rustls tries them.
+fn verify_tls12_with_public_key(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    candidates: &[&dyn SignatureVerificationAlgorithm],
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    let spki = public_key_of(cert)?;
+    let key = webpki::RawPublicKeyEntity::try_from(&spki)
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let verified = candidates.iter().any(|algorithm| {
+        key.verify_signature(*algorithm, message, dss.signature())
+            .is_ok()
+    });
+    if verified {
+        Ok(HandshakeSignatureValid::assertion())
+    } else {
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::BadSignature,
+        ))
+    }
+}
+
 impl ClientCertVerifier for DangerAnyCertificate {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
@@ -233,7 +291,8 @@ impl ClientCertVerifier for DangerAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+        let candidates = self.candidates(dss.scheme)?;
+        verify_tls12_with_public_key(message, cert, dss, candidates)
     }
 
     fn verify_tls13_signature(
@@ -242,7 +301,8 @@ impl ClientCertVerifier for DangerAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        let spki = public_key_of(cert)?;
+        rustls::crypto::verify_tls13_signature_with_raw_key(message, &spki, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -620,18 +620,32 @@ async fn client_certificates_ed25519_ecdsa_rsa_tls12_and_none() {
     let ecdsa = ClientCert::ecdsa();
     let rsa = ClientCert::rsa();
     let api = ClientCert::api_key("kes:v1:AD9E7FSYWrMD+VjhI6q545cYT9YOyFxZb7UnjEepYDRc");
+    // Certificates webpki refuses and Go accepts (found by adversarial testing).
+    let key = include_str!("fixtures/odd-client.key");
+    let v1 = ClientCert::from_pem(include_str!("fixtures/v1-client.cert"), key);
+    let critical = ClientCert::from_pem(include_str!("fixtures/critical-ext-client.cert"), key);
     let config = format!(
-        "policy:\n  status:\n    allow:\n      - /v1/status\n    identities:\n      - {}\n      - {}\n      - {}\n",
-        ecdsa.identity, rsa.identity, api.identity
+        "policy:\n  status:\n    allow:\n      - /v1/status\n    identities:\n      - {}\n      - {}\n      - {}\n      - {}\n      - {}\n",
+        ecdsa.identity, rsa.identity, api.identity, v1.identity, critical.identity
     );
     let server = Server::start(&config);
-    for cert in [&server.admin, &ecdsa, &rsa, &api] {
+    for cert in [&server.admin, &ecdsa, &rsa, &api, &v1, &critical] {
         for tls12 in [false, true] {
             let mut c = Client::try_connect(server.addr, Some(cert), Proto::Http2, tls12)
                 .await
                 .unwrap();
             let r = c.get("/v1/status").await;
-            assert_eq!(r.status, 200, "tls12={tls12}: {}", r.text());
+            if r.status != 200 {
+                eprintln!("HINTS {:?}", c.hints.lock().unwrap().asked);
+                eprintln!("STDERR {:?}", server.stderr.lock().unwrap());
+            }
+            assert_eq!(
+                r.status,
+                200,
+                "{} tls12={tls12}: {}",
+                cert.identity,
+                r.text()
+            );
             // The server sends no CA names, so Go's `Certificates` selection presents the cert.
             let hints = c.hints.lock().unwrap();
             assert!(hints.asked, "no CertificateRequest");
@@ -647,14 +661,32 @@ async fn client_certificates_ed25519_ecdsa_rsa_tls12_and_none() {
     }
 
     // No certificate: the handshake (or the first request, with TLS 1.3) fails.
-    let rejected = match Client::try_connect(server.addr, None, Proto::Http1, false).await {
+    assert!(
+        rejected(&server, None, false).await,
+        "a client without a certificate was served"
+    );
+    // A certificate without its private key: the handshake signature does not verify.
+    let stolen = ClientCert {
+        key: ecdsa.key.clone(),
+        ..ClientCert::from_pem(include_str!("fixtures/v1-client.cert"), key)
+    };
+    for tls12 in [false, true] {
+        assert!(
+            rejected(&server, Some(&stolen), tls12).await,
+            "tls12={tls12}: a certificate was accepted without its key"
+        );
+    }
+}
+
+/// Whether the server refuses `cert`: in the handshake, or with TLS 1.3 at the first request.
+async fn rejected(server: &Server, cert: Option<&ClientCert>, tls12: bool) -> bool {
+    match Client::try_connect(server.addr, cert, Proto::Http1, tls12).await {
         Err(_) => true,
         Ok(mut c) => c
             .try_send("GET", "/version", TestBody::empty())
             .await
             .is_err(),
-    };
-    assert!(rejected, "a client without a certificate was served");
+    }
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, SanType};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
+use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -59,6 +60,21 @@ impl ClientCert {
     pub fn rsa() -> Self {
         let pem = include_str!("../fixtures/rsa-client.key");
         Self::from_key(KeyPair::from_pem_and_sign_algo(pem, &rcgen::PKCS_RSA_SHA256).unwrap())
+    }
+
+    /// A certificate and key from PEM fixtures (see fixtures/README.md).
+    pub fn from_pem(cert: &str, key: &str) -> Self {
+        let cert = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+        let identity = kesrs_core::Identity::of_certificate(&cert)
+            .unwrap()
+            .to_string();
+        Self {
+            cert,
+            chain: Vec::new(),
+            key: Arc::new(key),
+            identity,
+        }
     }
 
     /// The certificate the Go client makes for an API key.
