@@ -207,21 +207,7 @@ impl ApiKey {
 
     /// [`ApiKey::pkcs8_der`] as a `PRIVATE KEY` PEM block.
     fn pkcs8_pem(&self) -> Zeroizing<String> {
-        let der = self.pkcs8_der();
-        let mut encoded = Zeroizing::new(String::new());
-        BASE64_STD.encode_string(der.as_slice(), &mut encoded);
-        let mut pem = Zeroizing::new(String::with_capacity(encoded.len() + 64));
-        pem.push_str("-----BEGIN PRIVATE KEY-----\n");
-        // PEM lines hold 64 base64 characters; the 48-byte key is exactly one line.
-        let mut rest = encoded.as_str();
-        while !rest.is_empty() {
-            let (line, tail) = rest.split_at_checked(64).unwrap_or((rest, ""));
-            pem.push_str(line);
-            pem.push('\n');
-            rest = tail;
-        }
-        pem.push_str("-----END PRIVATE KEY-----\n");
-        pem
+        crate::pem_text::private_key_pem("PRIVATE KEY", self.pkcs8_der().as_slice())
     }
 }
 

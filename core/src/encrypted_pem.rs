@@ -29,8 +29,7 @@ pub fn decrypt_private_key_pem(pem: &[u8], password: &[u8]) -> Result<Zeroizing<
     } else {
         contents
     };
-    let plain = pem::Pem::new(block.tag(), der.to_vec());
-    Ok(Zeroizing::new(pem::encode(&plain)))
+    Ok(crate::pem_text::private_key_pem(block.tag(), &der))
 }
 
 fn decrypt(dek_info: &str, data: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {

@@ -28,6 +28,7 @@ mod identity;
 pub mod keystore;
 mod kms;
 mod name;
+mod pem_text;
 mod policy;
 
 pub use apikey::{ApiKey, CertificateOptions, SelfSignedCertificate};

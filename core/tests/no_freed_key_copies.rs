@@ -125,3 +125,21 @@ async fn the_allocator_finds_a_dropped_copy() {
     let found = freed_copies_of(&KEY, async { drop(std::hint::black_box(KEY.to_vec())) }).await;
     assert_eq!(found, 1);
 }
+
+#[tokio::test]
+async fn decrypting_a_tls_private_key_leaves_no_copy_in_freed_memory() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let encrypted = include_str!("fixtures/encrypted-ec.key");
+    let plain = include_str!("fixtures/plain-ec.key");
+    // The first line of the key's base64, and 24 bytes from the middle of its DER (the scalar).
+    let base64_line = plain.lines().nth(1).unwrap().as_bytes();
+    let der = pem::parse(plain).unwrap().contents().to_vec();
+    for secret in [base64_line, &der[8..32]] {
+        let found = freed_copies_of(secret, async {
+            let pem = kesrs_core::decrypt_private_key_pem(encrypted.as_bytes(), b"kesrs-test");
+            assert_eq!(pem.unwrap().as_str(), plain);
+        })
+        .await;
+        assert_eq!(found, 0);
+    }
+}
