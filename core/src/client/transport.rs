@@ -234,7 +234,7 @@ impl Transport {
         &self,
         method: &str,
         path: &str,
-        body: Option<Vec<u8>>,
+        body: Option<Zeroizing<Vec<u8>>>,
     ) -> Result<Bytes, Error> {
         let response = self.request(method, path, body).await?;
         read_body(response).await
@@ -254,11 +254,12 @@ impl Transport {
         &self,
         method: &str,
         path: &str,
-        body: Option<Vec<u8>>,
+        body: Option<Zeroizing<Vec<u8>>>,
     ) -> Result<Response<Incoming>, Error> {
         let endpoints = &self.inner.endpoints;
         let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        let body = Bytes::from(body.unwrap_or_default());
+        // Wiped once every attempt's copy of the handle is dropped.
+        let body = body.map_or_else(Bytes::new, Bytes::from_owner);
         let mut last_error = None;
         for pass in 0..2 {
             for i in 0..endpoints.len() {

@@ -19,7 +19,8 @@ pub(super) struct Base64<'a>(pub(super) &'a [u8]);
 
 impl Serialize for Base64<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&b64(self.0))
+        // The bytes may be a plaintext or a key: the text is wiped too.
+        serializer.serialize_str(&Zeroizing::new(b64(self.0)))
     }
 }
 
@@ -254,8 +255,29 @@ pub(super) fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
-pub(super) fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(value).map_err(|_| Error::Protocol("request body not encodable"))
+/// A request body. It may carry a plaintext or a key, so it is written into one buffer of exactly
+/// its size (measured first: a growing buffer would leave copies behind) and wiped on drop.
+pub(super) fn json<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let unencodable = |_| Error::Protocol("request body not encodable");
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).map_err(unencodable)?;
+    let mut body = Zeroizing::new(Vec::with_capacity(counter.0));
+    serde_json::to_writer(&mut *body, value).map_err(unencodable)?;
+    Ok(body)
+}
+
+/// Counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub(super) fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
