@@ -238,22 +238,8 @@ async fn one_http2_connection_carries_a_log_stream_and_concurrent_requests() {
 #[tokio::test]
 async fn http2_streams_end_at_their_deadline_even_when_the_client_withholds_its_window() {
     let server = Server::start("api:\n  /v1/api:\n    timeout: 1s\n");
-    let stream = common::tls_connect(
-        server.addr,
-        common::TlsOptions {
-            cert: Some(&server.admin),
-            alpn: vec![b"h2".to_vec()],
-            tls12_only: false,
-            hints: Default::default(),
-        },
-    )
-    .await
-    .unwrap();
-    let (mut sender, connection) = h2::client::Builder::new()
-        .initial_window_size(0)
-        .handshake::<_, bytes::Bytes>(stream)
-        .await
-        .unwrap();
+    let (mut sender, connection) =
+        common::h2_connect(&server, h2::client::Builder::new().initial_window_size(0)).await;
     tokio::spawn(connection);
     let request = http::Request::get("https://localhost/v1/api")
         .body(())
@@ -274,18 +260,8 @@ async fn http2_streams_end_at_their_deadline_even_when_the_client_withholds_its_
 #[tokio::test]
 async fn http2_allows_as_many_concurrent_streams_as_go() {
     let server = Server::start("");
-    let stream = common::tls_connect(
-        server.addr,
-        common::TlsOptions {
-            cert: Some(&server.admin),
-            alpn: vec![b"h2".to_vec()],
-            tls12_only: false,
-            hints: Default::default(),
-        },
-    )
-    .await
-    .unwrap();
-    let (mut sender, mut connection) = h2::client::handshake(stream).await.unwrap();
+    let (mut sender, mut connection) =
+        common::h2_connect(&server, &h2::client::Builder::new()).await;
     // The server's SETTINGS arrive once the connection is polled; a request makes sure they did.
     let request = http::Request::get("https://localhost/version")
         .body(())

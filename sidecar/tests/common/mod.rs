@@ -64,8 +64,14 @@ impl ClientCert {
 
     /// A certificate and key from PEM fixtures (see fixtures/README.md).
     pub fn from_pem(cert: &str, key: &str) -> Self {
-        let cert = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
-        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+        Self::new(
+            CertificateDer::from_pem_slice(cert.as_bytes()).unwrap(),
+            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        )
+    }
+
+    /// A certificate and its key, with the identity KES computes for the certificate.
+    fn new(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> Self {
         let identity = kesrs_core::Identity::of_certificate(&cert)
             .unwrap()
             .to_string();
@@ -81,15 +87,12 @@ impl ClientCert {
     pub fn api_key(key: &str) -> Self {
         let api_key = kesrs_core::ApiKey::parse(key).unwrap();
         let (cert, key) = api_key.client_certificate().unwrap();
-        let cert = CertificateDer::from(cert);
-        let identity = kesrs_core::Identity::of_certificate(&cert).unwrap();
-        assert_eq!(identity, api_key.identity());
-        Self {
-            cert,
-            chain: Vec::new(),
-            key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()))),
-            identity: identity.to_string(),
-        }
+        let cert = Self::new(
+            CertificateDer::from(cert),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
+        );
+        assert_eq!(cert.identity, api_key.identity().as_str());
+        cert
     }
 
     fn from_key(key_pair: KeyPair) -> Self {
@@ -100,18 +103,10 @@ impl ClientCert {
         params.not_before = time::macros::datetime!(2000-01-01 0:00 UTC);
         params.not_after = time::macros::datetime!(2001-01-01 0:00 UTC);
         let cert = params.self_signed(&key_pair).unwrap();
-        let cert = cert.der().clone();
-        let identity = kesrs_core::Identity::of_certificate(&cert)
-            .unwrap()
-            .to_string();
-        Self {
-            cert,
-            chain: Vec::new(),
-            key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-                key_pair.serialize_der(),
-            ))),
-            identity,
-        }
+        Self::new(
+            cert.der().clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der())),
+        )
     }
 
     /// A currently valid ECDSA client certificate issued by `ca`.
@@ -123,18 +118,10 @@ impl ClientCert {
             .push(DnType::CommonName, "issued client");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let cert = params.signed_by(&key_pair, &ca.cert, &ca.key).unwrap();
-        let cert = cert.der().clone();
-        let identity = kesrs_core::Identity::of_certificate(&cert)
-            .unwrap()
-            .to_string();
-        Self {
-            cert,
-            chain: Vec::new(),
-            key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-                key_pair.serialize_der(),
-            ))),
-            identity,
-        }
+        Self::new(
+            cert.der().clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der())),
+        )
     }
 
     /// This certificate followed by `extra` in the chain it presents.
@@ -492,6 +479,28 @@ pub async fn tls_connect(
     TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
+}
+
+/// An HTTP/2 connection as the admin, made with the h2 crate so that a test sees frames and settings.
+pub async fn h2_connect(
+    server: &Server,
+    builder: &h2::client::Builder,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    h2::client::Connection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, bytes::Bytes>,
+) {
+    let stream = tls_connect(
+        server.addr,
+        TlsOptions {
+            cert: Some(&server.admin),
+            alpn: vec![b"h2".to_vec()],
+            tls12_only: false,
+            hints: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    builder.handshake(stream).await.unwrap()
 }
 
 /// A response, fully read.
