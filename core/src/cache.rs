@@ -146,7 +146,8 @@ impl Cache {
         match result {
             Ok(version) => {
                 let now = Instant::now();
-                // The shard lock orders this check against `invalidate`'s bump.
+                // The shard lock orders this check against `invalidate`'s bump. It must be released
+                // before the sweep, which locks every shard.
                 let slot = self.entries.entry(name.clone());
                 if self.generation.load(Ordering::SeqCst) == generation {
                     slot.insert(Arc::new(Entry {
@@ -154,6 +155,8 @@ impl Cache {
                         fetched_at: now,
                         used_at: AtomicU64::new(self.millis(now)),
                     }));
+                } else {
+                    drop(slot);
                 }
                 self.sweep(now);
                 Ok(version)
@@ -545,6 +548,34 @@ mod tests {
             assert!(task.await.unwrap().is_err(), "timed out");
         }
         assert!(cache.fetches.is_empty(), "{} left", cache.fetches.len());
+    }
+
+    /// A read that overlapped a create or delete, finishing when a sweep is due: the sweep locks
+    /// every shard, so the read must not still hold its own (it did, and hung).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_that_is_not_cached_can_still_sweep() {
+        let store = Arc::new(TestStore {
+            delay: Duration::from_millis(100),
+            ..Default::default()
+        });
+        let mut cache = Cache::new(CacheConfig::default());
+        cache.epoch -= SWEEP_EVERY * 2;
+        let cache = Arc::new(cache);
+        let read = tokio::spawn({
+            let (cache, store) = (Arc::clone(&cache), Arc::clone(&store));
+            async move { cache.get(&name("k"), store.as_ref()).await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        cache.invalidate(&name("other"));
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("the read hung")
+            .unwrap()
+            .unwrap();
+        assert!(
+            cache.entries.is_empty(),
+            "a read across a change is not cached"
+        );
     }
 
     #[tokio::test]
