@@ -152,7 +152,7 @@ async fn status(ctx: Ctx) -> Response {
         .int("uptime", metrics::uptime_secs(ctx.shared.started))
         .int("num_cpu", metrics::num_cpu())
         .int("num_cpu_used", metrics::num_cpu_used())
-        .int("mem_heap_used", proc_status.data_bytes)
+        .int("mem_heap_used", proc_status.heap_bytes)
         .int("mem_stack_used", proc_status.stack_bytes);
     match store {
         // Nanoseconds, as the Go client decodes it (decisions.md); omitempty never hides a real probe.

@@ -158,7 +158,7 @@ impl Metrics {
             "Number of error log events written to the error log targets.",
             process.error_events,
         );
-        // Rust has no GC heap to count objects in; the data segment stands in for the heap.
+        // Rust has no GC heap to count objects in; anonymous resident memory stands in for the heap.
         gauge(
             &mut out,
             "kes_system_mem_heap_objects",
@@ -169,7 +169,7 @@ impl Metrics {
             &mut out,
             "kes_system_mem_heap_used",
             "The number of bytes that are currently allocated on the heap memory.",
-            proc_status.data_bytes as f64,
+            proc_status.heap_bytes as f64,
         );
         gauge(
             &mut out,
@@ -346,7 +346,9 @@ pub(crate) fn num_cpu_used() -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct ProcStatus {
     pub(crate) resident_bytes: u64,
-    pub(crate) data_bytes: u64,
+    /// `RssAnon`: heap and touched stacks. Not `VmData`, which counts address space the allocator
+    /// and thread stacks only reserved (about 1 GB for an idle server).
+    pub(crate) heap_bytes: u64,
     pub(crate) stack_bytes: u64,
     pub(crate) threads: u64,
 }
@@ -368,7 +370,7 @@ impl ProcStatus {
                 .unwrap_or(0);
             match key {
                 "VmRSS" => status.resident_bytes = number * 1024,
-                "VmData" => status.data_bytes = number * 1024,
+                "RssAnon" => status.heap_bytes = number * 1024,
                 "VmStk" => status.stack_bytes = number * 1024,
                 "Threads" => status.threads = number,
                 _ => {}

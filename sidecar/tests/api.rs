@@ -405,6 +405,9 @@ async fn server_endpoints_version_status_ready_api_metrics() {
         assert!(s.get(field).is_some(), "{field}: {s}");
     }
     assert!(s["uptime"].is_u64());
+    // Memory in use, not address space reserved (VmData made an idle server look like 1 GB).
+    let heap = s["mem_heap_used"].as_u64().unwrap();
+    assert!(heap > 0 && heap < 256 << 20, "mem_heap_used {heap}");
     assert!(s["keystore_latency"].as_u64().unwrap() >= 1);
     assert!(s.get("keystore_unreachable").is_none());
     assert_eq!(s["os"], "linux");
