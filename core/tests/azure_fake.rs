@@ -10,6 +10,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,24 +20,7 @@ use kesrs_core::config::{AzureCredentials, CacheConfig, KeyStoreConfig, Secret};
 use kesrs_core::keystore::{AzureOptions, AzureStore};
 use kesrs_core::{Config, KeyName, KeyStore, Kms, StoreError};
 
-fn options(fake: &FakeKeyVault) -> AzureOptions {
-    let mut options = AzureOptions::new(
-        fake.endpoint(),
-        AzureCredentials::ClientSecret {
-            tenant_id: "fake-tenant".into(),
-            client_id: "kesrs-tests".into(),
-            client_secret: Secret::new(CLIENT_SECRET.into()),
-        },
-    );
-    options.ca_certificates.push(fake.ca_der());
-    // No `resolve`: the fake's `*.localhost` names resolve as `localhost` does (RFC 6761).
-    options.authority_host = Some(fake.authority());
-    options.request_timeout = Duration::from_secs(1);
-    options.timeout = Duration::from_secs(3);
-    options.retry_delay = Duration::from_millis(20);
-    options.max_retry_delay = Duration::from_millis(200);
-    options
-}
+use common::fast_options as options;
 
 async fn start() -> (FakeKeyVault, AzureStore) {
     let fake = FakeKeyVault::start().await.unwrap();

@@ -8,30 +8,16 @@
     clippy::panic
 )]
 
-use std::time::Duration;
+mod common;
 
-use fake_keyvault::{FakeKeyVault, Op, CLIENT_SECRET};
-use kesrs_core::config::{AzureCredentials, Secret};
-use kesrs_core::keystore::{AzureOptions, AzureStore, ProbeStep};
+use fake_keyvault::{FakeKeyVault, Op};
+use kesrs_core::keystore::{AzureStore, ProbeStep};
 use kesrs_core::{KeyName, KeyStore};
 
 async fn start() -> (FakeKeyVault, AzureStore) {
     let fake = FakeKeyVault::start().await.unwrap();
-    let mut options = AzureOptions::new(
-        fake.endpoint(),
-        AzureCredentials::ClientSecret {
-            tenant_id: "fake-tenant".into(),
-            client_id: "kesrs-tests".into(),
-            client_secret: Secret::new(CLIENT_SECRET.into()),
-        },
-    );
-    options.ca_certificates.push(fake.ca_der());
+    let mut options = common::fast_options(&fake);
     options.resolve = fake.resolve();
-    options.authority_host = Some(fake.authority());
-    options.request_timeout = Duration::from_secs(1);
-    options.timeout = Duration::from_secs(3);
-    options.retry_delay = Duration::from_millis(20);
-    options.max_retry_delay = Duration::from_millis(200);
     let store = AzureStore::connect(&options).unwrap();
     (fake, store)
 }

@@ -12,14 +12,16 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fake_keyvault::{FakeKeyVault, CLIENT_SECRET};
-use kesrs_core::config::{AzureCredentials, CacheConfig, Secret};
-use kesrs_core::keystore::{AzureOptions, AzureStore};
+use kesrs_core::config::CacheConfig;
+use kesrs_core::keystore::AzureStore;
 use kesrs_core::{Identity, KeyName, Kms};
 use serde_json::Value;
 
@@ -33,17 +35,8 @@ struct Setup {
 
 async fn setup() -> Setup {
     let fake = FakeKeyVault::start().await.unwrap();
-    let mut options = AzureOptions::new(
-        fake.endpoint(),
-        AzureCredentials::ClientSecret {
-            tenant_id: "fake-tenant".into(),
-            client_id: "kesrs-tests".into(),
-            client_secret: Secret::new(CLIENT_SECRET.into()),
-        },
-    );
-    options.ca_certificates.push(fake.ca_der());
+    let mut options = common::options(&fake);
     options.resolve = fake.resolve();
-    options.authority_host = Some(fake.authority());
     let store = AzureStore::connect(&options).unwrap();
     let kms = Kms::new(Arc::new(store), CacheConfig::default());
     let ca = tempfile::NamedTempFile::new().unwrap();
