@@ -22,7 +22,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{spawn_and_wait, unb64, Client, ClientCert, Lines, Proto, Reply, TestBody, BIN};
-use fake_keyvault::{FakeKeyVault, Op, CLIENT_SECRET};
+use fake_keyvault::{FakeKeyVault, Op};
 
 /// A `kesrs server` on the fake's vault; killed on drop.
 struct AzureServer {
@@ -61,21 +61,8 @@ impl AzureServer {
             .arg("--config")
             .arg(dir.path().join("config.yml"))
             .arg("--addr")
-            .arg("127.0.0.1:0")
-            // Sovereign clouds set it the same way; here it is the fake's Entra ID endpoint.
-            .env("AZURE_AUTHORITY_HOST", fake.authority())
-            .env("KV_CLIENT_SECRET", CLIENT_SECRET);
-        for var in [
-            "AZURE_TENANT_ID",
-            "AZURE_CLIENT_ID",
-            "AZURE_CLIENT_SECRET",
-            "AZURE_FEDERATED_TOKEN_FILE",
-            "IDENTITY_ENDPOINT",
-            "IDENTITY_HEADER",
-            "SSL_CERT_FILE",
-        ] {
-            command.env_remove(var);
-        }
+            .arg("127.0.0.1:0");
+        common::fake_azure_env(&mut command, fake);
         let (child, addr, _stdout, stderr) = spawn_and_wait(command);
         Self {
             child,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::BIN;
-use fake_keyvault::{FakeKeyVault, Op, CLIENT_SECRET};
+use fake_keyvault::{FakeKeyVault, Op};
 
 fn write_config(dir: &Path, fake: &FakeKeyVault) -> PathBuf {
     let (cert, key) = common::server_cert();
@@ -39,20 +39,8 @@ fn write_config(dir: &Path, fake: &FakeKeyVault) -> PathBuf {
 
 async fn check(config: &Path, fake: &FakeKeyVault) -> (bool, String) {
     let mut command = Command::new(BIN);
-    command
-        .arg("check")
-        .arg("--config")
-        .arg(config)
-        .env("AZURE_AUTHORITY_HOST", fake.authority())
-        .env("KV_CLIENT_SECRET", CLIENT_SECRET);
-    for var in [
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "SSL_CERT_FILE",
-    ] {
-        command.env_remove(var);
-    }
+    command.arg("check").arg("--config").arg(config);
+    common::fake_azure_env(&mut command, fake);
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();

@@ -59,12 +59,7 @@ impl Running {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        common::signal(&self.child, name);
     }
 
     /// The certificate a new connection is served.

@@ -169,6 +169,37 @@ pub fn server_cert() -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
+/// Sends the signal `name` (`HUP`, `TERM`) to `child`.
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Points `command` (a kesrs server or check) at the fake Key Vault's Entra ID endpoint with its
+/// client secret in `KV_CLIENT_SECRET`, and removes the ambient Azure credentials and CA overrides
+/// of the machine running the tests.
+pub fn fake_azure_env(command: &mut Command, fake: &fake_keyvault::FakeKeyVault) {
+    // Sovereign clouds set it the same way; here it is the fake's Entra ID endpoint.
+    command
+        .env("AZURE_AUTHORITY_HOST", fake.authority())
+        .env("KV_CLIENT_SECRET", fake_keyvault::CLIENT_SECRET);
+    for var in [
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "SSL_CERT_FILE",
+    ] {
+        command.env_remove(var);
+    }
+}
+
 /// A running `kesrs` child process; killed on drop.
 pub struct Server {
     child: Child,
@@ -246,12 +277,7 @@ impl Server {
     }
 
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        signal(&self.child, name);
     }
 
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
