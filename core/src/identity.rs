@@ -35,6 +35,38 @@ impl Identity {
         Self(hex::encode(Sha256::digest(spki_der)))
     }
 
+    /// The identity of a TLS client from the certificate chain it presented: the SPKI hash of the
+    /// end-entity certificate, the first of the chain, whose private key signed the handshake.
+    ///
+    /// KES takes the first certificate *not* marked as a CA instead. That lets anyone act as anyone whose
+    /// public certificate they hold: they sign the handshake with a self-made CA certificate of their own
+    /// key and send the victim's certificate after it, and KES names the victim. So kesrs refuses every
+    /// chain in which KES's rule and the handshake's signer could disagree:
+    /// - an end entity marked as a CA is refused ([`ClientChainError::NoCertificate`] when no other
+    ///   certificate could be taken for the client, as KES answers then; otherwise
+    ///   [`ClientChainError::CaEndEntity`]);
+    /// - any further certificate not marked as a CA is refused ([`ClientChainError::TooMany`], as KES).
+    ///
+    /// CA certificates after the end entity (intermediates a client sends along) are allowed, as in KES.
+    pub fn of_client_chain<C: AsRef<[u8]>>(chain: &[C]) -> Result<Self, ClientChainError> {
+        let (end_entity, rest) = chain.split_first().ok_or(ClientChainError::NoCertificate)?;
+        let another_leaf = rest
+            .iter()
+            .any(|cert| !Self::is_ca_certificate(cert.as_ref()));
+        if Self::is_ca_certificate(end_entity.as_ref()) {
+            return Err(if another_leaf {
+                ClientChainError::CaEndEntity
+            } else {
+                ClientChainError::NoCertificate
+            });
+        }
+        if another_leaf {
+            return Err(ClientChainError::TooMany);
+        }
+        Self::of_certificate(end_entity.as_ref())
+            .map_err(|err| ClientChainError::Invalid(err.message()))
+    }
+
     /// Whether `der` is a CA certificate (basicConstraints cA=true); KES skips those in a client chain.
     ///
     /// A certificate that does not parse, or whose basicConstraints extension is malformed or
@@ -84,6 +116,22 @@ impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.0, f)
     }
+}
+
+/// Why a TLS client's certificate chain gives no identity ([`Identity::of_client_chain`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientChainError {
+    /// No certificate, or only certificates marked as a CA (KES: `tls: client certificate is required`).
+    NoCertificate,
+    /// More than one certificate not marked as a CA (KES: `tls: received more than one client
+    /// certificate`).
+    TooMany,
+    /// The certificate that signed the handshake is marked as a CA while a later one is not: the chain
+    /// KES would name after a certificate whose private key the client never proved it holds.
+    CaEndEntity,
+    /// The end-entity certificate does not parse; carries [`Error::InvalidCertificate`]'s message.
+    Invalid(String),
 }
 
 /// Parses exactly one DER certificate; like Go's `x509.ParseCertificate`, trailing bytes are an error.
@@ -152,6 +200,69 @@ mod tests {
         params.is_ca = rcgen::IsCa::ExplicitNoCa;
         let leaf = params.self_signed(&key).unwrap();
         assert!(!Identity::is_ca_certificate(leaf.der()));
+    }
+
+    fn self_signed(key: &rcgen::KeyPair, is_ca: bool) -> rcgen::Certificate {
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        params.is_ca = if is_ca {
+            rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained)
+        } else {
+            rcgen::IsCa::ExplicitNoCa
+        };
+        params.self_signed(key).unwrap()
+    }
+
+    #[test]
+    fn a_client_chain_is_named_after_its_end_entity_only() {
+        let attacker = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let victim = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let attacker_leaf = self_signed(&attacker, false);
+        let attacker_ca = self_signed(&attacker, true);
+        let victim_leaf = self_signed(&victim, false);
+        let other_ca = self_signed(
+            &rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+            true,
+        );
+        let attacker_id = Identity::of_spki(&attacker.public_key_der());
+        let of = |chain: &[&rcgen::Certificate]| {
+            let ders: Vec<&[u8]> = chain.iter().map(|c| c.der().as_ref()).collect();
+            Identity::of_client_chain(&ders)
+        };
+
+        assert_eq!(of(&[&attacker_leaf]), Ok(attacker_id.clone()));
+        // Intermediates after the end entity do not change who it is.
+        assert_eq!(of(&[&attacker_leaf, &other_ca]), Ok(attacker_id.clone()));
+        assert_eq!(
+            of(&[&attacker_leaf, &other_ca, &attacker_ca]),
+            Ok(attacker_id)
+        );
+        // The spoof: a CA certificate of the attacker's key signs, the victim's certificate follows.
+        assert_eq!(
+            of(&[&attacker_ca, &victim_leaf]),
+            Err(ClientChainError::CaEndEntity)
+        );
+        assert_eq!(
+            of(&[&attacker_ca, &other_ca, &victim_leaf]),
+            Err(ClientChainError::CaEndEntity)
+        );
+        // A second leaf after the end entity, as KES.
+        assert_eq!(
+            of(&[&attacker_leaf, &victim_leaf]),
+            Err(ClientChainError::TooMany)
+        );
+        // Nothing but CA certificates, or nothing at all: KES's "client certificate is required".
+        assert_eq!(of(&[&attacker_ca]), Err(ClientChainError::NoCertificate));
+        assert_eq!(
+            of(&[&attacker_ca, &other_ca]),
+            Err(ClientChainError::NoCertificate)
+        );
+        assert_eq!(of(&[]), Err(ClientChainError::NoCertificate));
+        // An end entity that does not parse is reported, whatever follows it.
+        let garbage: &[u8] = b"not a certificate";
+        assert!(matches!(
+            Identity::of_client_chain(&[garbage]),
+            Err(ClientChainError::Invalid(_))
+        ));
     }
 
     #[test]

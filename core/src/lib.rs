@@ -10,7 +10,8 @@
 //! - [`Kms`], [`DataKey`], [`KeyInfo`], [`KeyList`], [`StoreStatus`]: the key operations.
 //! - [`KeyStore`] and [`StoreError`]: what a backend (memory, fs, Azure Key Vault) must implement.
 //! - [`Config`] and its parts: the KES YAML configuration, parsed and validated.
-//! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values.
+//! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values;
+//!   [`ClientChainError`]: why a TLS client's certificate chain has no identity.
 //! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
 //! - [`Error`]: the one error type, carrying the exact KES status and message.
 //! - `Client` (feature `client`): the same key operations against a remote KES server.
@@ -39,7 +40,7 @@ pub use crypto::KeyType;
 pub use encrypted_pem::decrypt_private_key_pem;
 pub use error::{Error, StoreOp};
 pub use format::rfc3339;
-pub use identity::Identity;
+pub use identity::{ClientChainError, Identity};
 pub use keystore::{KeyStore, StoreError};
 pub use kms::{DataKey, KeyInfo, KeyList, Kms, StoreStatus};
 pub use name::{valid_name, KeyName, Pattern};

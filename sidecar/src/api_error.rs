@@ -29,12 +29,29 @@ pub(crate) enum ApiError {
     NoClientCertificate,
     /// 400 `tls: received more than one client certificate`.
     TooManyClientCertificates,
+    /// 400 `tls: client certificate is a CA certificate`: the certificate that signed the handshake is
+    /// marked as a CA and a later one is not (KES would name the later one; docs/security.md).
+    CaClientCertificate,
     /// 400 with kesrs-core's message: the client certificate carries no usable public key.
     InvalidPeerCertificate(String),
     /// 403 `not authorized: insufficient permissions`: neither admin nor allowed by a policy.
     NotAllowed,
     /// 404 `identity does not exist`.
     IdentityNotFound,
+}
+
+impl From<kesrs_core::ClientChainError> for ApiError {
+    fn from(err: kesrs_core::ClientChainError) -> Self {
+        use kesrs_core::ClientChainError as Chain;
+        match err {
+            Chain::NoCertificate => Self::NoClientCertificate,
+            Chain::TooMany => Self::TooManyClientCertificates,
+            Chain::CaEndEntity => Self::CaClientCertificate,
+            Chain::Invalid(message) => Self::InvalidPeerCertificate(message),
+            // A reason core adds later is still a client certificate kesrs cannot take.
+            _ => Self::InvalidPeerCertificate("tls: invalid client certificate".into()),
+        }
+    }
 }
 
 /// The cause of a 5xx answer, attached to the response so that the request's log line can name it.
@@ -51,6 +68,7 @@ impl ApiError {
             | Self::InvalidImportBody
             | Self::NoClientCertificate
             | Self::TooManyClientCertificates
+            | Self::CaClientCertificate
             | Self::InvalidPeerCertificate(_) => 400,
             Self::NotAllowed => 403,
             Self::IdentityNotFound => 404,
@@ -71,6 +89,7 @@ impl ApiError {
             Self::TooManyClientCertificates => {
                 "tls: received more than one client certificate".into()
             }
+            Self::CaClientCertificate => "tls: client certificate is a CA certificate".into(),
             Self::InvalidPeerCertificate(message) => message.clone(),
             Self::NotAllowed => "not authorized: insufficient permissions".into(),
             Self::IdentityNotFound => "identity does not exist".into(),

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::{anyhow, bail, Context as _};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use time::UtcOffset;
 use tokio::sync::broadcast;
 use tracing::Level;
 
-use kesrs_core::{ApiKey, CertificateOptions, Config, Identity};
+use kesrs_core::{ApiKey, CertificateOptions, ClientChainError, Config, Identity};
 
 use crate::bench::{self, BenchArgs};
 use crate::check;
@@ -384,7 +384,7 @@ fn identity_of(value: &str) -> anyhow::Result<ExitCode> {
             .identity()
     } else {
         let pem = std::fs::read(path).with_context(|| format!("failed to read '{value}'"))?;
-        let mut first = None;
+        let mut chain = Vec::new();
         for block in x509_parser::pem::Pem::iter_from_buffer(&pem) {
             let block = block.with_context(|| format!("'{value}' is not PEM"))?;
             if block.label != "CERTIFICATE" {
@@ -393,10 +393,27 @@ fn identity_of(value: &str) -> anyhow::Result<ExitCode> {
                     block.label
                 );
             }
-            first.get_or_insert(block.contents);
+            chain.push(block.contents);
         }
-        let der = first.with_context(|| format!("'{value}' contains no certificate"))?;
-        Identity::of_certificate(&der).context("invalid certificate")?
+        // The identity the server gives a client presenting this chain, or why it would refuse it.
+        Identity::of_client_chain(&chain).map_err(|err| match err {
+            ClientChainError::NoCertificate if chain.is_empty() => {
+                anyhow!("'{value}' contains no certificate")
+            }
+            ClientChainError::NoCertificate => anyhow!(
+                "'{value}' holds only CA certificates (basicConstraints CA:TRUE): KES and kesrs \
+                 refuse them as client certificates"
+            ),
+            ClientChainError::CaEndEntity => anyhow!(
+                "the first certificate in '{value}' is a CA certificate (basicConstraints CA:TRUE): \
+                 kesrs refuses it as a client certificate"
+            ),
+            ClientChainError::TooMany => anyhow!(
+                "'{value}' holds more than one certificate that is not a CA: a client presents one"
+            ),
+            ClientChainError::Invalid(reason) => anyhow!("{reason}"),
+            _ => anyhow!("'{value}' is not a usable client certificate"),
+        })?
     };
     print_value(identity.as_str())?;
     Ok(ExitCode::SUCCESS)

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, error, info, warn};
 
-use kesrs_core::Identity;
+use kesrs_core::{ClientChainError, Identity};
 
 use crate::api_error::{ApiError, ErrorCause};
 use crate::handlers;
@@ -30,7 +30,7 @@ use crate::response::{self, Response, TimedOut};
 use crate::routes::{self, Auth, Match, Route};
 use crate::state::{RouteSettings, Settings, SetupError, Shared, State};
 use crate::streams::{self, Requests};
-use crate::tls::{self, PeerError, Resumption};
+use crate::tls::{self, Resumption};
 
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -173,7 +173,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: watch::Send
 #[derive(Debug)]
 struct Peer {
     ip: IpAddr,
-    identity: Result<Identity, PeerError>,
+    identity: Result<Identity, ClientChainError>,
 }
 
 async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {

@@ -20,9 +20,7 @@ use rustls::{
 use tracing::warn;
 
 use kesrs_core::config::ClientAuth;
-use kesrs_core::Identity;
-
-use crate::api_error::ApiError;
+use kesrs_core::{ClientChainError, Identity};
 
 /// Where the server certificate comes from.
 #[derive(Debug)]
@@ -159,38 +157,12 @@ pub(crate) fn server_config(
     })
 }
 
-/// Why a connection has no usable identity; reported per request, as KES does.
-#[derive(Debug, Clone)]
-pub(crate) enum PeerError {
-    /// No non-CA certificate.
-    NoCertificate,
-    /// More than one non-CA certificate.
-    TooMany,
-    /// The certificate has no usable public key; carries kesrs-core's message.
-    Invalid(String),
-}
-
-impl From<PeerError> for ApiError {
-    fn from(err: PeerError) -> Self {
-        match err {
-            PeerError::NoCertificate => ApiError::NoClientCertificate,
-            PeerError::TooMany => ApiError::TooManyClientCertificates,
-            PeerError::Invalid(message) => ApiError::InvalidPeerCertificate(message),
-        }
-    }
-}
-
-/// The identity of the peer: the one non-CA certificate of its chain (kes-protocol.md 4.1).
-pub(crate) fn peer_identity(chain: Option<&[CertificateDer<'_>]>) -> Result<Identity, PeerError> {
-    let mut leaves = chain
-        .unwrap_or_default()
-        .iter()
-        .filter(|cert| !Identity::is_ca_certificate(cert));
-    let leaf = leaves.next().ok_or(PeerError::NoCertificate)?;
-    if leaves.next().is_some() {
-        return Err(PeerError::TooMany);
-    }
-    Identity::of_certificate(leaf).map_err(|err| PeerError::Invalid(err.message()))
+/// The identity of the peer: the end-entity certificate's, and only if no other certificate in its chain
+/// could be taken for it ([`Identity::of_client_chain`]; kes-protocol.md 4.1, docs/security.md).
+pub(crate) fn peer_identity(
+    chain: Option<&[CertificateDer<'_>]>,
+) -> Result<Identity, ClientChainError> {
+    Identity::of_client_chain(chain.unwrap_or_default())
 }
 
 /// DANGER: accepts any client certificate without checking its chain or validity.

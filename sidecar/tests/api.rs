@@ -762,6 +762,120 @@ async fn client_chains_skip_ca_certificates_and_reject_two_leaves() {
         .assert_error(400, "tls: received more than one client certificate");
 }
 
+/// Issue 15: the identity is the certificate whose key signed the handshake, the first one. No chain may
+/// borrow the identity of a certificate (or public key) the client does not hold the private key of.
+#[tokio::test]
+async fn a_client_chain_never_borrows_an_identity_it_cannot_sign_for() {
+    const CA_FIRST: &str = "tls: client certificate is a CA certificate";
+    const TWO_LEAVES: &str = "tls: received more than one client certificate";
+    let victim = ClientCert::ed25519();
+    let attacker = common::Ca::new();
+    let attacker_leaf = ClientCert::ecdsa();
+    let other_ca = common::Ca::new();
+    let config = format!(
+        "policy:\n  own:\n    allow:\n      - /v1/identity/self/describe\n    identities:\n      - {}\n",
+        attacker_leaf.identity
+    );
+    let server = Server::start_with_admin(victim.clone(), &config);
+    let mut admin = server.admin().await;
+    assert_eq!(admin.json("POST", "/v1/key/create/k", "").await.status, 200);
+
+    let spoofs = [
+        (
+            "the attacker's CA certificate, then the victim's certificate",
+            attacker.as_client().with_chain(vec![victim.cert.clone()]),
+            CA_FIRST,
+        ),
+        (
+            "the attacker's CA certificate, another CA, then the victim's certificate",
+            attacker
+                .as_client()
+                .with_chain(vec![other_ca.der(), victim.cert.clone()]),
+            CA_FIRST,
+        ),
+        (
+            "the attacker's CA certificate, then a forged leaf with the victim's public key",
+            attacker
+                .as_client()
+                .with_chain(vec![attacker.forge_ed25519_leaf(&victim.cert)]),
+            CA_FIRST,
+        ),
+        (
+            "the attacker's CA certificate before the attacker's own leaf",
+            attacker
+                .as_client()
+                .with_chain(vec![attacker_leaf.cert.clone()]),
+            CA_FIRST,
+        ),
+        (
+            "the attacker's leaf, then the victim's certificate",
+            attacker_leaf.clone().with_chain(vec![victim.cert.clone()]),
+            TWO_LEAVES,
+        ),
+        (
+            "the attacker's leaf, a CA, then the victim's certificate",
+            attacker_leaf
+                .clone()
+                .with_chain(vec![other_ca.der(), victim.cert.clone()]),
+            TWO_LEAVES,
+        ),
+    ];
+    for tls12 in [false, true] {
+        for proto in [Proto::Http1, Proto::Http2] {
+            for (what, chain, message) in &spoofs {
+                let context = format!("{what} (tls12={tls12}, {proto:?})");
+                let mut c = Client::try_connect(server.addr, Some(chain), proto, tls12)
+                    .await
+                    .unwrap_or_else(|err| panic!("{context}: handshake failed: {err}"));
+                let me = c.get("/v1/identity/self/describe").await;
+                me.assert_error(404, "identity does not exist");
+                c.json("PUT", "/v1/key/generate/k", "{}")
+                    .await
+                    .assert_error(400, message);
+                c.send("DELETE", "/v1/key/delete/k", TestBody::empty())
+                    .await
+                    .assert_error(400, message);
+                c.get("/v1/status").await.assert_error(400, message);
+                assert_eq!(
+                    admin.get("/v1/key/describe/k").await.status,
+                    200,
+                    "{context}: the key is gone"
+                );
+            }
+            // The victim's certificate first, signed for with another key: the handshake fails.
+            let stolen = ClientCert {
+                cert: victim.cert.clone(),
+                chain: vec![attacker.der()],
+                key: attacker_leaf.key.clone(),
+                identity: victim.identity.clone(),
+            };
+            let refused = match Client::try_connect(server.addr, Some(&stolen), proto, tls12).await
+            {
+                Err(_) => true,
+                Ok(mut c) => c
+                    .try_send("GET", "/v1/status", TestBody::empty())
+                    .await
+                    .is_err(),
+            };
+            assert!(
+                refused,
+                "tls12={tls12}: the victim's certificate was accepted without its key"
+            );
+            // A leaf followed by CA certificates is the leaf, its own identity and nobody else's.
+            let honest = attacker_leaf
+                .clone()
+                .with_chain(vec![other_ca.der(), attacker.der()]);
+            let mut c = Client::try_connect(server.addr, Some(&honest), proto, tls12)
+                .await
+                .unwrap();
+            let me = c.get("/v1/identity/self/describe").await.json();
+            assert_eq!(me["identity"], attacker_leaf.identity.as_str());
+            assert_eq!(me["policy"], "own");
+            assert!(me.get("admin").is_none(), "{me}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn skip_auth_makes_client_certificates_optional() {
     let server = Server::start("api:\n  /v1/status:\n    skip_auth: true\n");

@@ -415,6 +415,32 @@ fn identity_cli() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), printed);
+    // A chain the server would refuse gets no identity: a CA certificate first, then the client's.
+    let ca = common::Ca::new();
+    let chain_file = dir.path().join("ca-first.crt");
+    let client_pem = std::fs::read_to_string(&cert_file).unwrap();
+    std::fs::write(&chain_file, format!("{}{client_pem}", ca.cert.pem())).unwrap();
+    let out = Command::new(BIN)
+        .args(["identity", "of"])
+        .arg(&chain_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("is a CA certificate (basicConstraints CA:TRUE)"),
+        "{stderr}"
+    );
+    // The client's certificate followed by its CA is the client's identity.
+    std::fs::write(&chain_file, format!("{client_pem}{}", ca.cert.pem())).unwrap();
+    let out = Command::new(BIN)
+        .args(["identity", "of"])
+        .arg(&chain_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), printed);
     // The files are refused a second time without --force.
     let out = Command::new(BIN)
         .args(["identity", "new", "--key"])

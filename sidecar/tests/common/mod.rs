@@ -156,6 +156,53 @@ impl Ca {
     pub fn der(&self) -> CertificateDer<'static> {
         self.cert.der().clone()
     }
+
+    /// The CA's own certificate and key as a client certificate: a chain that starts with a CA.
+    pub fn as_client(&self) -> ClientCert {
+        ClientCert::new(
+            self.der(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.serialize_der())),
+        )
+    }
+
+    /// A certificate not marked as a CA that carries the Ed25519 public key of `victim` (a certificate
+    /// only: no private key is needed) and is signed by this CA: a forged leaf.
+    pub fn forge_ed25519_leaf(&self, victim: &CertificateDer<'_>) -> CertificateDer<'static> {
+        let (_, parsed) = x509_parser::parse_x509_certificate(victim).unwrap();
+        let public_key = RawPublicKey {
+            raw: parsed.public_key().subject_public_key.data.to_vec(),
+            algorithm: &rcgen::PKCS_ED25519,
+        };
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "forged");
+        params.is_ca = rcgen::IsCa::ExplicitNoCa;
+        let forged = params
+            .signed_by(&public_key, &self.cert, &self.key)
+            .unwrap();
+        let forged = forged.der().clone();
+        assert_eq!(
+            kesrs_core::Identity::of_certificate(&forged).unwrap(),
+            kesrs_core::Identity::of_certificate(victim).unwrap(),
+            "the forged leaf must carry the victim's identity"
+        );
+        forged
+    }
+}
+
+/// A bare public key, for rcgen to put into a certificate.
+struct RawPublicKey {
+    raw: Vec<u8>,
+    algorithm: &'static rcgen::SignatureAlgorithm,
+}
+
+impl rcgen::PublicKeyData for RawPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+
+    fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
+        self.algorithm
+    }
 }
 
 /// The server's certificate and key as PEM.
