@@ -6,7 +6,12 @@ package gocompat
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"net"
 	"net/http"
@@ -242,4 +247,51 @@ func TestFailover(t *testing.T) {
 	if !errors.As(err, &ne) {
 		t.Errorf("all endpoints down: want a network error, got %s", describeErr(err))
 	}
+}
+
+// TestChainSpoofing: Go's TLS client presents a chain whose first certificate,
+// the one whose key signs the handshake, is a self-made CA certificate of the
+// attacker's key, followed by the admin's public certificate. Go KES names the
+// client after the first non-CA certificate (the admin's); kesrs refuses the
+// chain (docs/security.md).
+func TestChainSpoofing(t *testing.T) {
+	kesrsOnly(t, "Go KES serves the spoofed chain as the admin")
+	ctx := testCtx(t)
+	must(t, "CreateKey", srv.adminClient().CreateKey(ctx, "spoof-target"))
+
+	attackerKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, "GenerateKey", err)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          randSerial(),
+		Subject:               pkix.Name{CommonName: "attacker CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	attackerCA, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, attackerKey.Public(), attackerKey)
+	must(t, "CreateCertificate", err)
+	spoof := tls.Certificate{
+		Certificate: [][]byte{attackerCA, env.admin.cert.Certificate[0]},
+		PrivateKey:  attackerKey,
+	}
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		conf := srv.tlsConfig()
+		conf.MinVersion, conf.MaxVersion = version, version
+		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &spoof, nil }
+		c := kes.NewClientWithConfig(srv.endpoint, conf)
+		const refused = "tls: client certificate is a CA certificate"
+		info, _, err := c.DescribeSelf(ctx)
+		if err == nil && info.IsAdmin {
+			t.Fatalf("TLS %x: the spoofed chain was served as the admin", version)
+		}
+		wantErrIs(t, "spoofed DescribeSelf", err, kes.ErrIdentityNotFound)
+		wantAPIError(t, "spoofed DeleteKey", c.DeleteKey(ctx, "spoof-target"), 400, refused)
+		_, err = c.GenerateKey(ctx, "spoof-target", nil)
+		wantAPIError(t, "spoofed GenerateKey", err, 400, refused)
+	}
+	_, err = srv.adminClient().DescribeKey(ctx, "spoof-target")
+	must(t, "DescribeKey after the spoofing attempts", err)
 }
