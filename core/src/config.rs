@@ -64,15 +64,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates a config file; `${NAME}` references read the process environment.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            ConfigError::new(
-                ConfigErrorKind::Io {
-                    path: path.to_owned(),
-                    source,
-                },
-                Field::default(),
-            )
-        })?;
+        let text = read_config_file(path)?;
         Self::from_yaml(&text, &|name| std::env::var(name).ok())
     }
 
@@ -126,6 +118,37 @@ impl Config {
     /// for every route (kes-protocol.md 1.1): requests without one then fail in HTTP instead.
     pub fn relaxes_client_auth(&self) -> bool {
         self.api.values().any(|api| api.skip_auth)
+    }
+}
+
+/// The key-store part of a KES config: what an in-process [`Keys`](crate::Keys) handle needs.
+///
+/// Read from the same file the server reads, but only its `keystore:` and `cache:` sections are
+/// validated: a library has no address, admin, TLS or policies.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct KeysConfig {
+    /// The key store.
+    pub keystore: KeyStoreConfig,
+    /// Key cache expiry.
+    pub cache: CacheConfig,
+}
+
+impl KeysConfig {
+    /// Reads a KES config file's `keystore:` and `cache:` sections; `${NAME}` references read the
+    /// process environment.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_config_file(path)?;
+        Self::from_yaml(&text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses the `keystore:` and `cache:` sections of config text. `lookup_env` resolves `${NAME}`.
+    pub fn from_yaml(
+        text: &str,
+        lookup_env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let raw = raw_config(text)?;
+        validate::keys_config(raw, lookup_env).map_err(|err| err.locate(text))
     }
 }
 
@@ -592,6 +615,18 @@ impl fmt::Display for Field {
         }
         Ok(())
     }
+}
+
+fn read_config_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| {
+        ConfigError::new(
+            ConfigErrorKind::Io {
+                path: path.to_owned(),
+                source,
+            },
+            Field::default(),
+        )
+    })
 }
 
 /// Stage one: the first YAML document into the serde mirror.

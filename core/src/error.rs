@@ -69,6 +69,13 @@ pub enum Error {
     Connect(String),
     /// A KES server sent a response that does not follow the protocol.
     Protocol(&'static str),
+    /// A caller passed an argument that cannot be used (a missing endpoint, an unreadable file).
+    /// Carries the reason.
+    InvalidArgument(String),
+    /// A [`Keys`](crate::Keys) handle was used in a process forked from the one that made it.
+    Forked,
+    /// The runtime that drives in-process key stores could not be started. Carries the cause.
+    Runtime(String),
 }
 
 /// The key-store operation during which an [`Error::KeyStore`] happened; it decides the KES message.
@@ -99,7 +106,8 @@ impl Error {
             | Self::Decrypt
             | Self::InvalidApiKey(_)
             | Self::InvalidCertificate(_)
-            | Self::InvalidPrivateKey(_) => 400,
+            | Self::InvalidPrivateKey(_)
+            | Self::InvalidArgument(_) => 400,
             Self::NotAllowed => 403,
             Self::KeyNotFound | Self::PolicyNotFound | Self::IdentityNotFound => 404,
             Self::UnsupportedAlgorithm(_) | Self::InvalidKeySize(_) => 406,
@@ -109,7 +117,7 @@ impl Error {
                 source: crate::StoreError::Unreachable(_),
             } => 504,
             Self::KeyStore { .. } | Self::CorruptKey(_) => 502,
-            Self::Random | Self::Encrypt | Self::Config(_) => 500,
+            Self::Random | Self::Encrypt | Self::Config(_) | Self::Forked | Self::Runtime(_) => 500,
             Self::Server { status, .. } => *status,
             Self::Connect(_) | Self::Protocol(_) => 502,
         }
@@ -161,6 +169,11 @@ impl Error {
             Self::Server { message, .. } => message.clone(),
             Self::Connect(cause) => format!("kes: connection failed: {cause}"),
             Self::Protocol(reason) => format!("kes: invalid server response: {reason}"),
+            Self::InvalidArgument(reason) => format!("invalid argument: {reason}"),
+            Self::Forked => "this handle was opened in the parent process: open a new one after \
+                             fork()"
+                .into(),
+            Self::Runtime(cause) => format!("failed to start the kesrs runtime: {cause}"),
         }
     }
 

@@ -7,6 +7,8 @@
 //! KES, and back.
 //!
 //! The public interface is:
+//! - [`Keys`] (async) and [`BlockingKeys`]: the one handle over local or remote keys that every
+//!   binding wraps; `RemoteOptions` (feature `client`) says where a remote one connects.
 //! - [`Kms`], [`DataKey`], [`KeyInfo`], [`KeyList`], [`StoreStatus`]: the key operations.
 //! - [`KeyStore`] and [`StoreError`]: what a backend (memory, fs, Azure Key Vault) must implement.
 //! - [`Config`] and its parts: the KES YAML configuration, parsed and validated.
@@ -26,6 +28,7 @@ mod encrypted_pem;
 mod error;
 mod format;
 mod identity;
+mod keys;
 pub mod keystore;
 mod kms;
 mod name;
@@ -41,6 +44,9 @@ pub use encrypted_pem::decrypt_private_key_pem;
 pub use error::{Error, StoreOp};
 pub use format::rfc3339;
 pub use identity::{ClientChainError, Identity};
+#[cfg(feature = "client")]
+pub use keys::RemoteOptions;
+pub use keys::{BlockingKeys, Keys};
 pub use keystore::{KeyStore, StoreError};
 pub use kms::{DataKey, KeyInfo, KeyList, Kms, StoreStatus};
 pub use name::{valid_name, KeyName, Pattern};

@@ -9,7 +9,7 @@ use super::raw::{
 };
 use super::{
     duration, scalar, ApiConfig, AzureConfig, AzureCredentials, CacheConfig, Config, ConfigError,
-    ConfigErrorKind, Field, KeyStoreConfig, LogConfig, PolicyConfig, Secret, TlsConfig,
+    ConfigErrorKind, Field, KeyStoreConfig, KeysConfig, LogConfig, PolicyConfig, Secret, TlsConfig,
 };
 use crate::{valid_name, Identity, KeyName, Policy};
 
@@ -68,6 +68,18 @@ pub(super) fn config(
         log,
         keys,
         keystore,
+    })
+}
+
+/// Validates only the `keystore:` and `cache:` sections of `raw`, for an in-process handle.
+pub(super) fn keys_config(
+    raw: RawConfig,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<KeysConfig, ConfigError> {
+    let env = Env { lookup_env };
+    Ok(KeysConfig {
+        keystore: keystore(&env, raw.keystore)?,
+        cache: cache(&env, raw.cache)?,
     })
 }
 
