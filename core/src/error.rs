@@ -190,10 +190,23 @@ impl Error {
             }
             (400, "decryption failed: ciphertext is not authentic") => Some(Self::Decrypt),
             (409, "key does not support HMAC") => Some(Self::HmacNotSupported),
+            (406, message) => quoted(message, "invalid key size for '")
+                .map(|cipher| Self::InvalidKeySize(cipher.to_owned()))
+                .or_else(|| {
+                    quoted(message, "algorithm '")
+                        .filter(|_| message.ends_with("' is not supported"))
+                        .map(|cipher| Self::UnsupportedAlgorithm(cipher.to_owned()))
+                }),
             _ => None,
         };
         known.unwrap_or(Self::Server { status, message })
     }
+}
+
+/// The text between `prefix` and the next `'` in `message`, as in `invalid key size for 'AES256'`.
+fn quoted<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split_once('\'').map(|(quoted, _)| quoted)
 }
 
 impl fmt::Display for Error {
@@ -309,6 +322,21 @@ mod tests {
             (Error::CorruptKey("bad"), 502, "failed to read key"),
             (Error::Random, 500, "failed to generate encryption key"),
             (Error::Encrypt, 500, "failed to encrypt plaintext"),
+            (
+                Error::InvalidArgument("no endpoint given".into()),
+                400,
+                "invalid argument: no endpoint given",
+            ),
+            (
+                Error::Forked,
+                500,
+                "this handle was opened in the parent process: open a new one after fork()",
+            ),
+            (
+                Error::Runtime("no threads".into()),
+                500,
+                "failed to start the kesrs runtime: no threads",
+            ),
         ];
         for (error, status, message) in table {
             assert_eq!(
@@ -337,6 +365,18 @@ mod tests {
         assert!(matches!(
             Error::from_response(403, "prohibited by policy".into()),
             Error::NotAllowed
+        ));
+        assert!(matches!(
+            Error::from_response(406, "invalid key size for 'AES256'".into()),
+            Error::InvalidKeySize(cipher) if cipher == "AES256"
+        ));
+        assert!(matches!(
+            Error::from_response(406, "algorithm 'DES' is not supported".into()),
+            Error::UnsupportedAlgorithm(cipher) if cipher == "DES"
+        ));
+        assert!(matches!(
+            Error::from_response(406, "algorithm 'DES' is fine".into()),
+            Error::Server { status: 406, .. }
         ));
         // Same message, other status: not the sentinel (errors.Is compares both).
         assert!(matches!(

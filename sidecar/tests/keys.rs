@@ -1,0 +1,181 @@
+//! `kesrs_core::Keys` in every mode, with one test body: local (memory, fs, a KES config file over fs
+//! and over Azure Key Vault) and remote (a real `kesrs server` over mutual TLS). What one mode
+//! encrypts, another decrypts.
+
+mod common;
+
+use kesrs_core::client::Credentials;
+use kesrs_core::{ApiKey, Error, KeyName, KeyType, Keys, Pattern, RemoteOptions};
+
+use common::{ClientCert, Server};
+
+fn name(s: &str) -> KeyName {
+    KeyName::new(s).unwrap()
+}
+
+/// Every operation, and the errors application code handles, the same way in every mode.
+async fn contract(keys: &Keys, prefix: &str) {
+    let key = name(&format!("{prefix}-key"));
+    keys.create_key(&key).await.unwrap();
+    assert!(matches!(keys.create_key(&key).await, Err(Error::KeyExists)));
+    let info = keys.describe_key(&key).await.unwrap();
+    assert_eq!(info.name, key);
+    assert_eq!(info.algorithm, KeyType::Aes256);
+
+    let dek = keys.generate_key(&key, b"bucket/object").await.unwrap();
+    assert_eq!(dek.plaintext().len(), 32);
+    let plaintext = keys
+        .decrypt(&key, dek.ciphertext(), b"bucket/object")
+        .await
+        .unwrap();
+    assert_eq!(&plaintext[..], dek.plaintext());
+    assert!(matches!(
+        keys.decrypt(&key, dek.ciphertext(), b"another object")
+            .await,
+        Err(Error::Decrypt)
+    ));
+
+    let ciphertext = keys.encrypt(&key, b"a secret", b"ctx").await.unwrap();
+    let opened = keys.decrypt(&key, &ciphertext, b"ctx").await.unwrap();
+    assert_eq!(&opened[..], b"a secret");
+
+    let mac = keys.hmac(&key, b"message").await.unwrap();
+    assert_eq!(keys.hmac(&key, b"message").await.unwrap(), mac);
+    assert_ne!(keys.hmac(&key, b"other message").await.unwrap(), mac);
+
+    let imported = name(&format!("{prefix}-imported"));
+    keys.import_key(&imported, &[7; 32], KeyType::Aes256)
+        .await
+        .unwrap();
+    let ciphertext = keys.encrypt(&imported, b"x", b"").await.unwrap();
+    assert_eq!(
+        &keys.decrypt(&imported, &ciphertext, b"").await.unwrap()[..],
+        b"x"
+    );
+    let short = keys
+        .import_key(&name(&format!("{prefix}-short")), &[7; 31], KeyType::Aes256)
+        .await;
+    assert!(matches!(short, Err(Error::InvalidKeySize(_))), "{short:?}");
+
+    let listed = keys
+        .list_keys(&Pattern::new(&format!("{prefix}-*")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.names,
+        vec![imported.as_str().to_owned(), key.as_str().to_owned()]
+    );
+    keys.status().await.unwrap();
+
+    keys.delete_key(&imported).await.unwrap();
+    for result in [
+        keys.describe_key(&imported).await.map(drop),
+        keys.generate_key(&imported, b"").await.map(drop),
+        keys.delete_key(&imported).await,
+    ] {
+        assert!(matches!(result, Err(Error::KeyNotFound)), "{result:?}");
+    }
+
+    // The blocking form, from a thread of its own, answers the same.
+    let blocking = keys.blocking();
+    let dek = tokio::task::spawn_blocking(move || {
+        let dek = blocking.generate_key(&key, b"ctx").unwrap();
+        let plaintext = blocking.decrypt(&key, dek.ciphertext(), b"ctx").unwrap();
+        assert_eq!(&plaintext[..], dek.plaintext());
+        dek
+    })
+    .await
+    .unwrap();
+    assert_eq!(dek.plaintext().len(), 32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_memory() {
+    contract(&Keys::in_memory().unwrap(), "memory").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_fs_and_a_kes_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    contract(&Keys::from_fs(&dir.path().join("keys")).unwrap(), "fs").await;
+
+    // A KES server's config file: only keystore: and cache: are read, ${ENV} expands as the server's.
+    std::env::set_var("KESRS_KEYS_TEST_DIR", dir.path().join("keys"));
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        "address: 0.0.0.0:7373\nadmin:\n  identity: disabled\ntls:\n  key: /nowhere/private.key\n  \
+         cert: /nowhere/public.crt\ncache:\n  expiry:\n    any: 1m\nkeystore:\n  fs:\n    \
+         path: ${KESRS_KEYS_TEST_DIR}\n",
+    )
+    .unwrap();
+    let keys = Keys::from_config(&config).unwrap();
+    // The same store: the key the fs handle made is there.
+    keys.describe_key(&name("fs-key")).await.unwrap();
+    contract(&keys, "config").await;
+
+    std::fs::write(&config, "keystore:\n  fs: {}\n").unwrap();
+    let err = Keys::from_config(&config).unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_azure_key_vault_from_a_kes_config_file() {
+    let fake = fake_keyvault::FakeKeyVault::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("azure-ca.pem"), fake.ca_pem()).unwrap();
+    std::env::set_var("AZURE_AUTHORITY_HOST", fake.authority());
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "keystore:\n  azure:\n    keyvault:\n      endpoint: {endpoint}\n      credentials:\n        \
+             tenant_id: fake-tenant\n        client_id: kesrs-keys-tests\n        client_secret: {secret}\n      \
+             tls:\n        ca: {dir}/azure-ca.pem\n      timeout: 3s\n",
+            endpoint = fake.endpoint(),
+            secret = fake_keyvault::CLIENT_SECRET,
+            dir = dir.path().display(),
+        ),
+    )
+    .unwrap();
+    let keys = Keys::from_config(&config).unwrap();
+    contract(&keys, "azure").await;
+    // Stored as KES stores it: a secret named after the key.
+    assert!(fake.secret("azure-key").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_against_a_kesrs_server_and_across_modes() {
+    let api_key = ApiKey::generate().unwrap();
+    let server = Server::start_with_admin(ClientCert::api_key(&api_key.to_secret_string()), "");
+    let keys = connect(&server, &api_key);
+    assert!(keys.is_remote());
+    contract(&keys, "remote").await;
+
+    // The server's fs store, opened in-process: what one mode seals, the other opens.
+    let local = Keys::from_fs(&server.keys_dir()).unwrap();
+    assert!(!local.is_remote());
+    let key = name("remote-key");
+    let dek = local.generate_key(&key, b"ctx").await.unwrap();
+    let plaintext = keys.decrypt(&key, dek.ciphertext(), b"ctx").await.unwrap();
+    assert_eq!(&plaintext[..], dek.plaintext());
+    let dek = keys.generate_key(&key, b"ctx").await.unwrap();
+    let plaintext = local.decrypt(&key, dek.ciphertext(), b"ctx").await.unwrap();
+    assert_eq!(&plaintext[..], dek.plaintext());
+
+    // A server that trusts nobody for this key: the same NotAllowed as a policy denial.
+    let stranger = connect(&server, &ApiKey::generate().unwrap());
+    assert!(matches!(
+        stranger.describe_key(&key).await,
+        Err(Error::NotAllowed)
+    ));
+}
+
+/// A remote handle as the bindings make one: endpoints, an API key, and the server's certificate.
+fn connect(server: &Server, api_key: &ApiKey) -> Keys {
+    let ca = std::fs::read(server.dir.path().join("server.cert")).unwrap();
+    let endpoints = vec![format!("https://{}", server.addr)];
+    let api_key = ApiKey::parse(&api_key.to_secret_string()).unwrap();
+    Keys::connect(RemoteOptions::new(endpoints, Credentials::ApiKey(api_key)).with_ca_pem(ca))
+        .unwrap()
+}
