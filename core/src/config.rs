@@ -203,6 +203,17 @@ pub struct CacheConfig {
     pub offline: Duration,
 }
 
+impl CacheConfig {
+    /// Expiry rules as `cache.expiry` writes them: `any`, `unused`, `offline` (zero disables a rule).
+    pub fn new(any: Duration, unused: Duration, offline: Duration) -> Self {
+        Self {
+            any,
+            unused,
+            offline,
+        }
+    }
+}
+
 impl Default for CacheConfig {
     /// kesrs's defaults: any=5m, unused=30s, offline off (see docs/compatibility.md).
     fn default() -> Self {

@@ -94,7 +94,120 @@ pub enum StoreOp {
     Status,
 }
 
+/// A stable number and name for each kind of [`Error`], for bindings whose errors are codes (C's
+/// `kes_result`, Node's `err.code`, the Python exception classes). Numbers never change meaning; new
+/// kinds get new numbers. `0` is kept for success and `100` for a caught panic (C only).
+#[non_exhaustive]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// A name, pattern, key, certificate, API key or other argument is invalid.
+    InvalidArgument = 1,
+    /// The key does not exist.
+    KeyNotFound = 2,
+    /// A key of that name already exists.
+    KeyExists = 3,
+    /// The server's policy does not allow the call (remote handles only).
+    NotAllowed = 4,
+    /// A ciphertext or sealed message is not authentic: tampered with, truncated, or the context or
+    /// key differs from the one it was made with.
+    DecryptFailed = 5,
+    /// The key store (or, remotely, the server's key store) failed or cannot be reached.
+    KeyStoreUnavailable = 6,
+    /// The key is a legacy key without an HMAC key.
+    HmacNotSupported = 7,
+    /// An imported key names an algorithm that is not supported.
+    UnsupportedAlgorithm = 8,
+    /// A policy or identity does not exist (remote administration).
+    NotFound = 9,
+    /// No KES server could be reached, or its TLS or credentials were refused.
+    Connection = 10,
+    /// A KES server answered something that does not follow the protocol.
+    Protocol = 11,
+    /// The configuration is invalid.
+    Config = 12,
+    /// The handle was made in the parent of a forked process.
+    Forked = 13,
+    /// An internal failure (randomness, the runtime, a server error without a kind of its own).
+    Internal = 14,
+}
+
+impl ErrorCode {
+    /// Every code, in order.
+    pub const ALL: [ErrorCode; 14] = [
+        Self::InvalidArgument,
+        Self::KeyNotFound,
+        Self::KeyExists,
+        Self::NotAllowed,
+        Self::DecryptFailed,
+        Self::KeyStoreUnavailable,
+        Self::HmacNotSupported,
+        Self::UnsupportedAlgorithm,
+        Self::NotFound,
+        Self::Connection,
+        Self::Protocol,
+        Self::Config,
+        Self::Forked,
+        Self::Internal,
+    ];
+
+    /// The code's name, as C's `kes_result` and Node's `err.code` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "KES_INVALID_ARGUMENT",
+            Self::KeyNotFound => "KES_KEY_NOT_FOUND",
+            Self::KeyExists => "KES_KEY_EXISTS",
+            Self::NotAllowed => "KES_NOT_ALLOWED",
+            Self::DecryptFailed => "KES_DECRYPT_FAILED",
+            Self::KeyStoreUnavailable => "KES_KEY_STORE_UNAVAILABLE",
+            Self::HmacNotSupported => "KES_HMAC_NOT_SUPPORTED",
+            Self::UnsupportedAlgorithm => "KES_UNSUPPORTED_ALGORITHM",
+            Self::NotFound => "KES_NOT_FOUND",
+            Self::Connection => "KES_CONNECTION",
+            Self::Protocol => "KES_PROTOCOL",
+            Self::Config => "KES_CONFIG",
+            Self::Forked => "KES_FORKED",
+            Self::Internal => "KES_INTERNAL",
+        }
+    }
+}
+
 impl Error {
+    /// The kind of this error, as a stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidKeyName(_)
+            | Self::InvalidPattern(_)
+            | Self::InvalidPolicyName(_)
+            | Self::InvalidIdentity(_)
+            | Self::InvalidKeySize(_)
+            | Self::InvalidApiKey(_)
+            | Self::InvalidCertificate(_)
+            | Self::InvalidPrivateKey(_)
+            | Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::KeyExists => ErrorCode::KeyExists,
+            Self::KeyNotFound => ErrorCode::KeyNotFound,
+            Self::PolicyNotFound | Self::IdentityNotFound => ErrorCode::NotFound,
+            Self::NotAllowed => ErrorCode::NotAllowed,
+            Self::Decrypt => ErrorCode::DecryptFailed,
+            Self::UnsupportedAlgorithm(_) => ErrorCode::UnsupportedAlgorithm,
+            Self::HmacNotSupported => ErrorCode::HmacNotSupported,
+            Self::KeyStore { .. } | Self::CorruptKey(_) => ErrorCode::KeyStoreUnavailable,
+            Self::Config(_) => ErrorCode::Config,
+            Self::Connect(_) => ErrorCode::Connection,
+            Self::Protocol(_) => ErrorCode::Protocol,
+            Self::Forked => ErrorCode::Forked,
+            Self::Random | Self::Encrypt | Self::Runtime(_) => ErrorCode::Internal,
+            Self::Server { status, .. } => match status {
+                400 | 406 | 413 | 414 => ErrorCode::InvalidArgument,
+                401 | 403 => ErrorCode::NotAllowed,
+                404 => ErrorCode::NotFound,
+                502 | 503 | 504 => ErrorCode::KeyStoreUnavailable,
+                _ => ErrorCode::Internal,
+            },
+        }
+    }
+
     /// The HTTP status code KES answers with for this error.
     pub fn status(&self) -> u16 {
         match self {
@@ -349,6 +462,65 @@ mod tests {
                 (back.status(), back.message()),
                 (status, message.to_owned())
             );
+        }
+    }
+
+    #[test]
+    fn error_codes_are_stable() {
+        let table = [
+            (ErrorCode::InvalidArgument, 1, "KES_INVALID_ARGUMENT"),
+            (ErrorCode::KeyNotFound, 2, "KES_KEY_NOT_FOUND"),
+            (ErrorCode::KeyExists, 3, "KES_KEY_EXISTS"),
+            (ErrorCode::NotAllowed, 4, "KES_NOT_ALLOWED"),
+            (ErrorCode::DecryptFailed, 5, "KES_DECRYPT_FAILED"),
+            (
+                ErrorCode::KeyStoreUnavailable,
+                6,
+                "KES_KEY_STORE_UNAVAILABLE",
+            ),
+            (ErrorCode::HmacNotSupported, 7, "KES_HMAC_NOT_SUPPORTED"),
+            (
+                ErrorCode::UnsupportedAlgorithm,
+                8,
+                "KES_UNSUPPORTED_ALGORITHM",
+            ),
+            (ErrorCode::NotFound, 9, "KES_NOT_FOUND"),
+            (ErrorCode::Connection, 10, "KES_CONNECTION"),
+            (ErrorCode::Protocol, 11, "KES_PROTOCOL"),
+            (ErrorCode::Config, 12, "KES_CONFIG"),
+            (ErrorCode::Forked, 13, "KES_FORKED"),
+            (ErrorCode::Internal, 14, "KES_INTERNAL"),
+        ];
+        assert_eq!(table.len(), ErrorCode::ALL.len());
+        for ((code, number, name), listed) in table.into_iter().zip(ErrorCode::ALL) {
+            assert_eq!(code, listed);
+            assert_eq!((code as u32, code.name()), (number, name));
+        }
+        let errors = [
+            (Error::KeyNotFound, ErrorCode::KeyNotFound),
+            (Error::KeyExists, ErrorCode::KeyExists),
+            (Error::NotAllowed, ErrorCode::NotAllowed),
+            (Error::Decrypt, ErrorCode::DecryptFailed),
+            (
+                Error::InvalidKeySize("AES256".into()),
+                ErrorCode::InvalidArgument,
+            ),
+            (Error::Forked, ErrorCode::Forked),
+            (Error::Connect("refused".into()), ErrorCode::Connection),
+            (
+                Error::KeyStore {
+                    op: StoreOp::Read,
+                    source: StoreError::Unreachable("down".into()),
+                },
+                ErrorCode::KeyStoreUnavailable,
+            ),
+            (
+                Error::from_response(502, "failed to read key".into()),
+                ErrorCode::KeyStoreUnavailable,
+            ),
+        ];
+        for (error, code) in errors {
+            assert_eq!(error.code(), code, "{error:?}");
         }
     }
 

@@ -251,6 +251,11 @@ impl DataKey {
     pub fn ciphertext(&self) -> &[u8] {
         &self.ciphertext
     }
+
+    /// The plaintext (wiped when dropped) and the ciphertext, for callers that keep them apart.
+    pub fn into_parts(self) -> (Zeroizing<[u8; 32]>, Vec<u8>) {
+        (self.plaintext, self.ciphertext)
+    }
 }
 
 impl fmt::Debug for DataKey {

@@ -15,7 +15,8 @@
 //! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values;
 //!   [`ClientChainError`]: why a TLS client's certificate chain has no identity.
 //! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
-//! - [`Error`]: the one error type, carrying the exact KES status and message.
+//! - [`Error`]: the one error type, carrying the exact KES status and message; [`ErrorCode`]: its kind
+//!   as a stable number and name, for the bindings.
 //! - `Client` (feature `client`): the same key operations against a remote KES server.
 
 mod apikey;
@@ -41,7 +42,7 @@ pub use client::Client;
 pub use config::Config;
 pub use crypto::KeyType;
 pub use encrypted_pem::decrypt_private_key_pem;
-pub use error::{Error, StoreOp};
+pub use error::{Error, ErrorCode, StoreOp};
 pub use format::rfc3339;
 pub use identity::{ClientChainError, Identity};
 #[cfg(feature = "client")]
