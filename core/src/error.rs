@@ -202,7 +202,7 @@ impl Error {
                 400 | 406 | 413 | 414 => ErrorCode::InvalidArgument,
                 401 | 403 => ErrorCode::NotAllowed,
                 404 => ErrorCode::NotFound,
-                502 | 503 | 504 => ErrorCode::KeyStoreUnavailable,
+                502..=504 => ErrorCode::KeyStoreUnavailable,
                 _ => ErrorCode::Internal,
             },
         }
