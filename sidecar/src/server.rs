@@ -349,6 +349,16 @@ async fn serve_route(
             Err(err) => return err.into_response(),
         },
     };
+    // A declared length past the route's limit is refused before anything is read: KES reads up to
+    // the limit first, so a client announcing 10 GB and sending nothing held its request until the
+    // route timeout. Routes without a body (limit 0) ignore any, as in KES.
+    let declared = http_body::Body::size_hint(req.body()).lower();
+    if route.max_body > 0 && declared > route.max_body {
+        return ApiError::BodyTooLarge {
+            limit: route.max_body,
+        }
+        .into_response();
+    }
     let active = route.metered.then(|| shared.metrics.start());
     let request = handlers::Request {
         state,

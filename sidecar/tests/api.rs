@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::{b64, unb64, vectors, Client, ClientCert, Proto, Server, TestBody};
 
 const NOT_ALLOWED: &str = "not authorized: insufficient permissions";
+const TOO_LARGE: &str = "request body too large: the limit is 1000000 bytes";
 
 #[tokio::test]
 async fn every_key_route_works_for_the_admin_over_http2_and_http1() {
@@ -297,7 +298,8 @@ async fn malformed_requests_get_kes_errors() {
         "listing pattern '*-*' is empty, too long or is invalid",
     );
 
-    // Oversized bodies, with a Content-Length and chunked, are cut off at 1,000,000 bytes.
+    // Oversized bodies are refused: with a Content-Length at once with a 413 (a kesrs addition),
+    // chunked once they pass 1,000,000 bytes, as KES does.
     let big = format!(r#"{{"plaintext":"{}"}}"#, "A".repeat(1_000_000));
     c.send(
         "PUT",
@@ -305,7 +307,7 @@ async fn malformed_requests_get_kes_errors() {
         TestBody::full(big.clone().into_bytes()),
     )
     .await
-    .assert_error(400, "invalid request body");
+    .assert_error(413, TOO_LARGE);
     let chunks = big
         .as_bytes()
         .chunks(64 * 1024)
@@ -807,4 +809,86 @@ async fn tls_auth_on_verifies_the_chain_without_sending_ca_names() {
         rejected,
         "an unverified certificate was accepted with tls.auth: on"
     );
+}
+
+/// A request announcing a 10 GB body and sending none of it was held until the route timeout (15 s),
+/// over HTTP/2 and HTTP/1.1; it is refused at once, before the body is read.
+#[tokio::test]
+async fn content_lengths_past_the_limit_are_refused_at_once() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = Server::start("");
+    let ten_gb = "10000000000";
+
+    let (mut sender, connection) = common::h2_connect(&server, &h2::client::Builder::new()).await;
+    tokio::spawn(connection);
+    for path in [
+        "/v1/key/encrypt/k",
+        "/v1/key/import/k",
+        "/v1/key/generate/k",
+    ] {
+        let request = http::Request::put(format!("https://localhost{path}"))
+            .header("content-length", ten_gb)
+            .body(())
+            .unwrap();
+        // The body is never sent: the stream stays open on the client's side.
+        let (response, _body) = sender.send_request(request, false).unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(5), response)
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no answer within 5 s"))
+            .unwrap();
+        assert_eq!(response.status(), 413, "{path}");
+        let mut body = response.into_body();
+        let mut text = Vec::new();
+        while let Some(chunk) = body.data().await {
+            text.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(
+            text,
+            format!("{{\"message\":\"{TOO_LARGE}\"\n}}").as_bytes()
+        );
+    }
+
+    let mut h1 = common::tls_connect(
+        server.addr,
+        common::TlsOptions {
+            cert: Some(&server.admin),
+            alpn: vec![b"http/1.1".to_vec()],
+            tls12_only: false,
+            hints: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    h1.write_all(
+        format!(
+            "PUT /v1/key/encrypt/k HTTP/1.1\r\nHost: localhost\r\nContent-Length: {ten_gb}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = h1.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed without an answer");
+            head.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "HTTP/1.1: no answer within 5 s");
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 413 "), "{head}");
+
+    // A route without a body ignores the Content-Length, as in KES.
+    let request = http::Request::get("https://localhost/v1/key/list/*")
+        .header("content-length", "5")
+        .body(())
+        .unwrap();
+    let (response, mut body) = sender.send_request(request, false).unwrap();
+    body.send_data(bytes::Bytes::from_static(b"hello"), true)
+        .unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
 }
