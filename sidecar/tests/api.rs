@@ -892,3 +892,91 @@ async fn content_lengths_past_the_limit_are_refused_at_once() {
     let response = response.await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+/// 3,000 idle HTTP/2 connections stayed open for good (a file descriptor and about 45 KB each);
+/// like Go KES, kesrs closes a connection once it has had no request in flight for the idle timeout
+/// (`http.idle_timeout`, 1 s here), but never while a request, even a log stream, is running.
+#[tokio::test]
+async fn idle_connections_are_closed_and_busy_ones_kept() {
+    let server = Server::start("http:\n  idle_timeout: 1s\n");
+
+    // An idle HTTP/2 connection gets a GOAWAY and ends.
+    let (mut sender, connection) = common::h2_connect(&server, &h2::client::Builder::new()).await;
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get("https://localhost/version")
+        .body(())
+        .unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    assert_eq!(response.await.unwrap().status(), 200);
+    let closed = tokio::time::timeout(Duration::from_secs(10), connection).await;
+    assert!(
+        closed.is_ok(),
+        "idle HTTP/2 connection still open after 10 s"
+    );
+
+    // One with a log stream open stays, and serves more requests.
+    let (mut sender, connection) = common::h2_connect(&server, &h2::client::Builder::new()).await;
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get("https://localhost/v1/log/error")
+        .body(())
+        .unwrap();
+    let (_stream, _) = sender.send_request(request, true).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !connection.is_finished(),
+        "a connection with a stream open was closed"
+    );
+    let request = http::Request::get("https://localhost/version")
+        .body(())
+        .unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    assert_eq!(response.await.unwrap().status(), 200);
+}
+
+/// Connections of identities with no policy are bounded (64 at once), so a flood of self-signed
+/// identities cannot take every file descriptor; the admin and identities with a policy still
+/// connect, and a freed slot is reused.
+#[tokio::test]
+async fn connections_without_a_policy_are_bounded_and_never_lock_out_configured_clients() {
+    let user = ClientCert::ed25519();
+    let server = Server::start(&format!(
+        "policy:\n  app:\n    allow:\n      - /v1/status\n    identities:\n      - {}\n",
+        user.identity
+    ));
+    let stranger = ClientCert::ed25519();
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        let mut c = Client::connect(server.addr, Some(&stranger), Proto::Http2).await;
+        assert_eq!(c.get("/version").await.status, 200);
+        held.push(c);
+    }
+    // The 65th is closed after its handshake.
+    assert!(!served(&server, &stranger).await, "65th connection served");
+    // Configured clients are not counted.
+    let mut admin = server.admin().await;
+    assert_eq!(admin.get("/v1/status").await.status, 200);
+    let mut u = Client::connect(server.addr, Some(&user), Proto::Http2).await;
+    assert_eq!(u.get("/v1/status").await.status, 200);
+    // A closed connection frees its slot.
+    held.pop();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !served(&server, &stranger).await {
+        assert!(std::time::Instant::now() < deadline, "slot never freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether a new connection with `cert` gets an answer.
+async fn served(server: &Server, cert: &ClientCert) -> bool {
+    let Ok(mut c) = Client::try_connect(server.addr, Some(cert), Proto::Http2, false).await else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            c.try_send("GET", "/version", TestBody::empty())
+        )
+        .await,
+        Ok(Ok(reply)) if reply.status == 200
+    )
+}
