@@ -55,6 +55,8 @@ pub struct Config {
     pub api: BTreeMap<String, ApiConfig>,
     /// Log levels.
     pub log: LogConfig,
+    /// HTTP connection settings (`http`, a kesrs extension).
+    pub http: HttpConfig,
     /// Keys created at start-up and on reload.
     pub keys: Vec<KeyName>,
     /// The key store.
@@ -99,6 +101,7 @@ impl Config {
             cache: CacheConfig::default(),
             api: BTreeMap::new(),
             log: LogConfig::default(),
+            http: HttpConfig::default(),
             keys: Vec::new(),
             keystore: KeyStoreConfig::Memory,
         }
@@ -245,6 +248,23 @@ pub struct LogConfig {
     pub error: i32,
     /// Minimum level of the audit log; audit events are INFO (0), so > 0 turns auditing off.
     pub audit: i32,
+}
+
+/// HTTP connection settings (`http`): a kesrs extension, which Go KES ignores.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// A connection with no request in flight for this long is closed (`http.idle_timeout`).
+    pub idle_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    /// Go KES's fixed `IdleTimeout`: 90 s.
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(90),
+        }
+    }
 }
 
 /// The key store (`keystore`).

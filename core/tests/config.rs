@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kesrs_core::config::{
-    AzureCredentials, CacheConfig, ClientAuth, ConfigError, ConfigErrorKind, KeyStoreConfig,
-    LogConfig, Secret,
+    AzureCredentials, CacheConfig, ClientAuth, ConfigError, ConfigErrorKind, HttpConfig,
+    KeyStoreConfig, LogConfig, Secret,
 };
 use kesrs_core::{Config, Identity, KeyName};
 
@@ -109,6 +109,23 @@ fn minimal_config_has_the_defaults() {
     assert!(
         matches!(&config.keystore, KeyStoreConfig::Fs { path } if path == &PathBuf::from("./keys"))
     );
+    assert_eq!(config.http, HttpConfig::default());
+    assert_eq!(config.http.idle_timeout, Duration::from_secs(90));
+}
+
+/// `http.idle_timeout` (kesrs extension): Go KES's 90 s by default; `0s` keeps the default, since no
+/// idle timeout at all let idle connections hold file descriptors for good.
+#[test]
+fn http_idle_timeout() {
+    let idle = |yaml: &str| parse_ok(&with(yaml)).http.idle_timeout;
+    assert_eq!(
+        idle("http:\n  idle_timeout: 30s\n"),
+        Duration::from_secs(30)
+    );
+    assert_eq!(idle("http:\n  idle_timeout: 0s\n"), Duration::from_secs(90));
+    assert_eq!(idle("http:\n"), Duration::from_secs(90));
+    let err = parse_err(&with("http:\n  idle_timeout: soon\n"));
+    assert_eq!(err.field(), "http.idle_timeout");
 }
 
 const FULL: &str = r#"

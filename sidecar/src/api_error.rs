@@ -25,6 +25,12 @@ pub(crate) enum ApiError {
     InvalidBody,
     /// 400 `invalid import key request body`: as [`ApiError::InvalidBody`], on `/v1/key/import/`.
     InvalidImportBody,
+    /// 413 `request body too large: the limit is <n> bytes`: the Content-Length exceeds the route's limit (a kesrs
+    /// addition: KES reads up to the limit and then answers 400).
+    BodyTooLarge {
+        /// The route's limit in bytes.
+        limit: u64,
+    },
     /// 400 `tls: client certificate is required`: no non-CA certificate was presented.
     NoClientCertificate,
     /// 400 `tls: received more than one client certificate`.
@@ -72,6 +78,7 @@ impl ApiError {
             | Self::InvalidPeerCertificate(_) => 400,
             Self::NotAllowed => 403,
             Self::IdentityNotFound => 404,
+            Self::BodyTooLarge { .. } => 413,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -85,6 +92,9 @@ impl ApiError {
             }
             Self::InvalidBody => "invalid request body".into(),
             Self::InvalidImportBody => "invalid import key request body".into(),
+            Self::BodyTooLarge { limit } => {
+                format!("request body too large: the limit is {limit} bytes")
+            }
             Self::NoClientCertificate => "tls: client certificate is required".into(),
             Self::TooManyClientCertificates => {
                 "tls: received more than one client certificate".into()

@@ -149,7 +149,8 @@ fn fold_eq(a: &str, b: &str) -> bool {
 /// Decodes a JSON object (or `null`) into the values of a schema's fields.
 struct Struct {
     schema: Schema,
-    /// No JSON array in the body can be longer: each element takes at least two bytes.
+    /// No JSON array in the body can be longer (each element takes at least two bytes): no array's
+    /// buffer grows past it.
     max_array_len: usize,
 }
 
@@ -265,14 +266,34 @@ impl<'de> Visitor<'de> for Field {
         if let Kind::String = self.kind {
             return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
         }
-        // Sized for the longest array the body can hold: growing would leave freed copies.
-        let mut bytes = Zeroizing::new(Vec::with_capacity(self.max_array_len));
+        let mut bytes = Zeroizing::new(Vec::new());
         while let Some(byte) = seq.next_element::<Option<u8>>()? {
             // `null` leaves an element at its zero value, as Go does.
-            bytes.push(byte.unwrap_or(0));
+            push_wiped(&mut bytes, byte.unwrap_or(0), self.max_array_len);
         }
         Ok(Some(Value::Bytes(bytes)))
     }
+}
+
+/// The first buffer of a non-empty byte array: room for a key or a short context before growing.
+const MIN_ARRAY_CAPACITY: usize = 64;
+
+/// Appends `byte` to `bytes`, growing by doubling into a fresh buffer and wiping the old one, which
+/// `Vec`'s own growth would free unwiped. Each array then costs time in proportion to its length.
+/// Reserving the longest array the body can hold up front did not: a body of tens of thousands of
+/// `"context":[]` fields reserved, and wiped, half the body for each one.
+fn push_wiped(bytes: &mut Zeroizing<Vec<u8>>, byte: u8, max_len: usize) {
+    if bytes.len() == bytes.capacity() {
+        let capacity = bytes
+            .capacity()
+            .saturating_mul(2)
+            .clamp(MIN_ARRAY_CAPACITY, max_len.max(MIN_ARRAY_CAPACITY));
+        let mut grown = Zeroizing::new(Vec::with_capacity(capacity));
+        grown.extend_from_slice(bytes);
+        // The old buffer is wiped as it is dropped.
+        *bytes = grown;
+    }
+    bytes.push(byte);
 }
 
 /// Go's `base64.StdEncoding.Decode`, which skips CR and LF anywhere in the input.
@@ -363,6 +384,42 @@ mod tests {
         // The schema decides: `version` must be a string where KES's struct has it.
         assert!(Fields::parse(br#"{"version":1}"#, ENCRYPT).is_err());
         assert!(Fields::parse(br#"{"version":"v1"}"#, ENCRYPT).is_ok());
+    }
+
+    fn capacity(fields: &Fields, name: &str) -> usize {
+        match fields.value(name) {
+            Some(Value::Bytes(bytes)) => bytes.capacity(),
+            _ => panic!("{name} is not a []byte field"),
+        }
+    }
+
+    /// A 999 KB body of 76,844 `"context":[]` fields took 0.72 s of CPU (a normal 1 MB body 0.02 s):
+    /// every array reserved half the body, and the buffer it replaced was wiped in full. Decoding
+    /// must cost in proportion to the body, so an array reserves about what it holds.
+    #[test]
+    fn arrays_reserve_what_they_hold_not_the_size_of_the_body() {
+        let mut body = String::from("{");
+        for _ in 0..20_000 {
+            body.push_str(r#""context":[],"#);
+        }
+        body.push_str(r#""key":[1,2,3],"plaintext":["#);
+        body.push_str(&["7"; 1000].join(","));
+        body.push_str("]}");
+        let f = parse(body.as_bytes()).unwrap();
+        assert_eq!(f.bytes("context"), &[] as &[u8]);
+        assert_eq!(
+            capacity(&f, "context"),
+            0,
+            "an empty array reserves nothing"
+        );
+        assert_eq!(f.bytes("key"), &[1, 2, 3]);
+        assert_eq!(capacity(&f, "key"), MIN_ARRAY_CAPACITY);
+        assert_eq!(f.bytes("plaintext"), &[7; 1000][..]);
+        assert!(
+            capacity(&f, "plaintext") < 2 * 1000,
+            "{}",
+            capacity(&f, "plaintext")
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, SanType};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use kesrs_core::config::{CacheConfig, ClientAuth, KeyStoreConfig, LogConfig};
+use kesrs_core::config::{CacheConfig, ClientAuth, HttpConfig, KeyStoreConfig, LogConfig};
 use kesrs_core::ApiKey;
 
 use crate::state::Settings;
@@ -34,6 +34,7 @@ pub(crate) fn settings(addr: SocketAddr) -> anyhow::Result<(Settings, ApiKey)> {
         policies: BTreeMap::new(),
         api: BTreeMap::new(),
         log: LogConfig::default(),
+        http: HttpConfig::default(),
         keys: Vec::new(),
         keystore: KeyStoreConfig::Memory,
         cache: CacheConfig::default(),

@@ -13,6 +13,7 @@ mod client_cli;
 mod dev;
 mod gojson;
 mod handlers;
+mod idle;
 mod logs;
 mod metrics;
 mod reload;

@@ -23,6 +23,7 @@ use kesrs_core::{ClientChainError, Identity};
 
 use crate::api_error::{ApiError, ErrorCause};
 use crate::handlers;
+use crate::idle;
 use crate::logs::{AuditEvent, ErrorLevel, Logs};
 use crate::metrics::Metrics;
 use crate::reload;
@@ -42,6 +43,15 @@ const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests in flight on one HTTP/2 connection, as Go's HTTP/2 server (and so KES) allows; a Go
 /// client that wants more opens another connection.
 const HTTP2_MAX_CONCURRENT_STREAMS: u32 = 250;
+
+/// At most this many connections at once from peers that are neither the admin nor bound to a
+/// policy: API keys nobody configured, and clients without a certificate where `skip_auth` allows
+/// them. They can call only `/version`, the routes that skip authorisation and self-describe, yet
+/// each holds a file descriptor; without a bound, thousands of self-signed identities held all of
+/// them and locked out the configured clients. Connections of the admin and of identities with a
+/// policy are never counted, so a flood of unknown identities cannot lock them out. Health probes
+/// and metrics scrapers that connect without a policy share the bound; each needs one connection.
+const MAX_UNPRIVILEGED_CONNECTIONS: usize = 64;
 
 /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,6 +99,9 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
         config_path: options.config_path,
         addr_override: options.addr_override,
         reload_lock: tokio::sync::Mutex::new(()),
+        unprivileged_connections: Arc::new(tokio::sync::Semaphore::new(
+            MAX_UNPRIVILEGED_CONNECTIONS,
+        )),
     });
     // The start-up load is the first generation.
     shared.metrics.reload.succeeded();
@@ -196,15 +209,45 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         ip: addr.ip(),
         identity: tls::peer_identity(stream.get_ref().1.peer_certificates()),
     });
+    // Settings current at the connection's start, as its TLS config.
+    let (privileged, idle_timeout) = {
+        let state = shared.state.load();
+        let privileged = peer
+            .identity
+            .as_ref()
+            .is_ok_and(|identity| state.is_privileged(identity));
+        (privileged, state.settings.http.idle_timeout)
+    };
+    // Held until the connection closes.
+    let _permit = if privileged {
+        None
+    } else {
+        match shared.unprivileged_connections.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                info!(
+                    ip = %addr.ip(),
+                    "closing a connection: {MAX_UNPRIVILEGED_CONNECTIONS} connections of identities \
+                     without a policy are open"
+                );
+                return;
+            }
+        }
+    };
+    let (activity, requests_in_flight) = idle::Activity::new();
     let service = {
         let shared = shared.clone();
         service_fn(move |req| {
             let shared = shared.clone();
             let peer = peer.clone();
+            let in_flight = activity.start();
             // Boxed: hyper moves each request's future several times (into its stream's state,
             // then into the connection's request queue), and the handler's future is kilobytes
             // large, so moving a pointer beats copying it.
-            Box::pin(async move { handle(req, &peer, shared).await })
+            Box::pin(async move {
+                let response = handle(req, &peer, shared).await?;
+                Ok::<_, TimedOut>(response.map(|body| idle::track(body, in_flight)))
+            })
         })
     };
     let (executor, requests) = Requests::new();
@@ -213,8 +256,9 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
-    // HTTP/2 connections have no header timeout between requests: pings find peers that vanished
-    // (a crashed MinIO node, a dropped NAT entry) so their connections do not linger forever.
+    // HTTP/2 connections have no header timeout between requests: the idle timeout closes those
+    // with nothing in flight, and pings find peers that vanished during a long request (a crashed
+    // MinIO node, a dropped NAT entry) so their connections do not linger forever.
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -234,6 +278,11 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
                 }
             }
             _ = stopping => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+            () = idle::idle(requests_in_flight, idle_timeout) => {
+                debug!(ip = %addr.ip(), "closing an idle connection");
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
             }
@@ -349,6 +398,16 @@ async fn serve_route(
             Err(err) => return err.into_response(),
         },
     };
+    // A declared length past the route's limit is refused before anything is read: KES reads up to
+    // the limit first, so a client announcing 10 GB and sending nothing held its request until the
+    // route timeout. Routes without a body (limit 0) ignore any, as in KES.
+    let declared = http_body::Body::size_hint(req.body()).lower();
+    if route.max_body > 0 && declared > route.max_body {
+        return ApiError::BodyTooLarge {
+            limit: route.max_body,
+        }
+        .into_response();
+    }
     let active = route.metered.then(|| shared.metrics.start());
     let request = handlers::Request {
         state,

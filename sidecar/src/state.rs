@@ -12,7 +12,9 @@ use rustls::ServerConfig;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use kesrs_core::config::{ApiConfig, CacheConfig, KeyStoreConfig, LogConfig, PolicyConfig};
+use kesrs_core::config::{
+    ApiConfig, CacheConfig, HttpConfig, KeyStoreConfig, LogConfig, PolicyConfig,
+};
 use kesrs_core::{Config, Identity, KeyName, Kms, Policy};
 
 use crate::logs::{ErrorLevel, Logs};
@@ -29,6 +31,7 @@ pub(crate) struct Settings {
     pub(crate) policies: BTreeMap<String, PolicyConfig>,
     pub(crate) api: BTreeMap<String, ApiConfig>,
     pub(crate) log: LogConfig,
+    pub(crate) http: HttpConfig,
     pub(crate) keys: Vec<KeyName>,
     pub(crate) keystore: KeyStoreConfig,
     pub(crate) cache: CacheConfig,
@@ -54,6 +57,7 @@ impl Settings {
             policies: config.policies,
             api: config.api,
             log: config.log,
+            http: config.http,
             keys: config.keys,
             keystore: config.keystore,
             cache: config.cache,
@@ -182,6 +186,12 @@ impl State {
         *identity == self.settings.admin
     }
 
+    /// Whether `identity` can be allowed anything beyond the routes that skip authorisation: it is
+    /// the admin or bound to a policy.
+    pub(crate) fn is_privileged(&self, identity: &Identity) -> bool {
+        self.is_admin(identity) || self.identities.contains_key(identity)
+    }
+
     /// The name and policy bound to an identity.
     pub(crate) fn policy_of(&self, identity: &Identity) -> Option<(&str, &Policy)> {
         let name = self.identities.get(identity)?;
@@ -241,4 +251,7 @@ pub(crate) struct Shared {
     pub(crate) addr_override: Option<SocketAddr>,
     /// One reload at a time: SIGHUP and the file watcher may fire together.
     pub(crate) reload_lock: tokio::sync::Mutex<()>,
+    /// Permits for connections from peers that are neither the admin nor bound to a policy, one
+    /// held per such connection (see `server::MAX_UNPRIVILEGED_CONNECTIONS`).
+    pub(crate) unprivileged_connections: Arc<tokio::sync::Semaphore>,
 }

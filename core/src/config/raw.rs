@@ -22,6 +22,8 @@ pub(super) struct RawConfig {
     pub(super) cache: Option<RawCache>,
     pub(super) api: Option<Entries<Option<RawApi>>>,
     pub(super) log: Option<RawLog>,
+    /// kesrs extension; Go KES ignores the key.
+    pub(super) http: Option<RawHttp>,
     pub(super) keys: Option<Vec<Option<RawKey>>>,
     pub(super) keystore: Option<RawKeyStore>,
 }
@@ -90,6 +92,12 @@ pub(super) struct RawApi {
 pub(super) struct RawLog {
     pub(super) error: Option<String>,
     pub(super) audit: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, expecting = "a mapping")]
+pub(super) struct RawHttp {
+    pub(super) idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,7 +9,8 @@ use super::raw::{
 };
 use super::{
     duration, scalar, ApiConfig, AzureConfig, AzureCredentials, CacheConfig, Config, ConfigError,
-    ConfigErrorKind, Field, KeyStoreConfig, KeysConfig, LogConfig, PolicyConfig, Secret, TlsConfig,
+    ConfigErrorKind, Field, HttpConfig, KeyStoreConfig, KeysConfig, LogConfig, PolicyConfig,
+    Secret, TlsConfig,
 };
 use crate::{valid_name, Identity, KeyName, Policy};
 
@@ -55,6 +56,17 @@ pub(super) fn config(
         audit: env.level(raw_log.audit.as_deref(), &Field::of(&["log", "audit"]))?,
     };
 
+    // kesrs extension. A zero timeout keeps the default, as `api.<path>.timeout` does: turning the
+    // idle timeout off would let idle connections hold file descriptors for good.
+    let idle_timeout = env
+        .duration(
+            raw.http.unwrap_or_default().idle_timeout.as_deref(),
+            &Field::of(&["http", "idle_timeout"]),
+        )?
+        .filter(|timeout| !timeout.is_zero())
+        .unwrap_or(HttpConfig::default().idle_timeout);
+    let http = HttpConfig { idle_timeout };
+
     let keys = keys(&env, raw.keys.unwrap_or_default())?;
     let keystore = keystore(&env, raw.keystore)?;
 
@@ -66,6 +78,7 @@ pub(super) fn config(
         cache,
         api,
         log,
+        http,
         keys,
         keystore,
     })

@@ -83,8 +83,11 @@ impl KeyStore for FsStore {
                 let Ok(name) = entry.file_name().into_string() else {
                     continue;
                 };
-                // Skips temporary files and anything else that cannot be a key.
-                if valid_name(&name) && name.starts_with(&prefix) && entry.path().is_file() {
+                // Skips temporary files and anything else that cannot be a key. The entry's own
+                // type (not followed): `get` refuses symbolic links, FIFOs and devices, so listing
+                // them would name keys that cannot be read.
+                let regular = entry.file_type().is_ok_and(|kind| kind.is_file());
+                if valid_name(&name) && name.starts_with(&prefix) && regular {
                     names.push(name);
                 }
             }
@@ -169,19 +172,28 @@ fn write_synced(path: &Path, value: &[u8]) -> io::Result<()> {
 }
 
 fn read_file(dir: &Path, path: &Path) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-    let file = match File::open(path) {
+    let file = match open_key_file(path) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             return Err(not_found_or_unreachable(dir))
         }
+        Err(err) if is_symlink_refusal(&err) => {
+            return Err(StoreError::Failed(
+                format!("key file '{}' is a symbolic link", path.display()).into(),
+            ))
+        }
         Err(err) => return Err(io_error(err)),
     };
+    // The open file's own type (fstat), so nothing can swap the entry between check and read.
+    let meta = file.metadata().map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(StoreError::Failed(
+            format!("key file '{}' is not a regular file", path.display()).into(),
+        ));
+    }
     // Sized from the file up front: a buffer that grew while reading would leave freed copies of
     // the key behind. Key files are replaced whole (linked into place), never appended to.
-    let size = file
-        .metadata()
-        .map_or(0, |m| m.len())
-        .min(MAX_VALUE_LEN + 1);
+    let size = meta.len().min(MAX_VALUE_LEN + 1);
     let mut value = Zeroizing::new(Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
     file.take(MAX_VALUE_LEN + 1)
         .read_to_end(&mut value)
@@ -192,6 +204,36 @@ fn read_file(dir: &Path, path: &Path) -> Result<Zeroizing<Vec<u8>>, StoreError> 
         ));
     }
     Ok(value)
+}
+
+/// Opens a key file for reading, refusing to follow a symbolic link and never blocking in `open`.
+///
+/// A symbolic link in the key directory would serve whatever it points to (another store's key
+/// file) as this key. Opening a FIFO for reading blocks until a writer appears, which pinned a
+/// blocking thread and its request for good; with O_NONBLOCK it returns at once, and the caller's
+/// fstat then refuses it. On a regular file O_NONBLOCK changes nothing.
+fn open_key_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
+    options.open(path)
+}
+
+/// Whether `open` failed because O_NOFOLLOW met a symbolic link (ELOOP; EMLINK on the BSDs).
+fn is_symlink_refusal(err: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(err.raw_os_error(), Some(code) if code == libc::ELOOP || code == libc::EMLINK)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = err;
+        false
+    }
 }
 
 /// A missing key in a missing directory means the store is gone (an unmounted volume), not the key.

@@ -253,6 +253,57 @@ mod tests {
         assert!(dir.path().join("key").exists());
     }
 
+    /// A FIFO named like a key made `get` hang in `open` for good, pinning a blocking thread.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn fs_store_refuses_a_fifo_at_once_and_does_not_list_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo-key");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::fs::write(dir.path().join("real-key"), b"abc").unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), store.get(&name("fifo-key"))).await;
+        let Ok(read) = read else {
+            // Release the blocked reader (a writer that closes at once), so the test ends.
+            let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+            panic!("reading a FIFO hung");
+        };
+        match read {
+            Err(StoreError::Failed(err)) => {
+                assert!(err.to_string().contains("not a regular file"), "{err}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.list("").await.unwrap(), ["real-key"]);
+    }
+
+    /// A symbolic link in the key directory served whatever it pointed to (another store's key
+    /// file) as a key of this store.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn fs_store_refuses_symbolic_links_and_does_not_list_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("secret"), b"another store's key").unwrap();
+        let keys = dir.path().join("keys");
+        let store = FsStore::open(&keys).unwrap();
+        std::os::unix::fs::symlink(other.path().join("secret"), keys.join("linked")).unwrap();
+        std::fs::write(keys.join("real-key"), b"abc").unwrap();
+        match store.get(&name("linked")).await {
+            Err(StoreError::Failed(err)) => {
+                assert!(err.to_string().contains("symbolic link"), "{err}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.list("").await.unwrap(), ["real-key"]);
+        assert_eq!(&*store.get(&name("real-key")).await.unwrap(), b"abc");
+    }
+
     #[tokio::test]
     async fn fs_store_refuses_oversized_values() {
         let dir = tempfile::tempdir().unwrap();
