@@ -681,6 +681,8 @@ mod tests {
         );
     }
 
+    /// What examples/config.yaml says of `offline: 0s`: a fresh key keeps serving through an outage,
+    /// an expired one fails until the key store is back.
     #[tokio::test]
     async fn without_offline_caching_expired_keys_fail_during_an_outage() {
         let store = TestStore::default();
@@ -699,5 +701,13 @@ mod tests {
                 .status(),
             502
         );
+        // The same for a key that `unused` expired, however recently it was read.
+        let store = TestStore::default();
+        let cache = Cache::new(config(0, 30, 0));
+        cache.get(&name("k"), &store).await.unwrap();
+        store.unreachable.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let err = cache.get(&name("k"), &store).await.map(drop).unwrap_err();
+        assert_eq!(err.status(), 502);
     }
 }
