@@ -166,6 +166,13 @@ impl Keys {
         Ok(Self::with_engine(Engine::Remote(client), runtime))
     }
 
+    /// The runtime that handles in this process run on, started (again, in a forked child) on first
+    /// use. For bindings that bridge [`Keys`]' futures to another event loop (Python's asyncio): their
+    /// tasks run here rather than on a second runtime, which a forked child would inherit dead.
+    pub fn runtime() -> Result<Handle, Error> {
+        runtime::handle()
+    }
+
     /// Whether this handle asks a KES server (and so is subject to its policies).
     pub fn is_remote(&self) -> bool {
         !matches!(self.engine, Engine::Local(_))
