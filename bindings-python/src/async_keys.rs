@@ -16,7 +16,7 @@ use crate::error::to_py;
 use crate::input::{algorithm, bytes, context, key_name, pattern};
 use crate::keys::CLOSED;
 use crate::open::{self, Remote};
-use crate::values::{DataKey, KeyInfo, Secret, StoreStatus};
+use crate::values::{DataKey, KeyInfo, Nothing, Secret, StoreStatus};
 
 /// Keys in this process or behind a KES server, like `Keys`, whose calls are coroutines for asyncio.
 ///
@@ -82,7 +82,10 @@ impl AsyncKeys {
     fn create_key<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
-        spawn(py, async move { keys.create_key(&name).await })
+        spawn(
+            py,
+            async move { keys.create_key(&name).await.map(|()| Nothing) },
+        )
     }
 
     /// Imports the 32-byte `key` as `name`, for `algorithm` (`"AES256"` or `"ChaCha20"`).
@@ -98,10 +101,11 @@ impl AsyncKeys {
         let name = key_name(py, &name)?;
         let algorithm = self::algorithm(py, algorithm)?;
         let key = zeroize::Zeroizing::new(bytes(key)?.into_owned());
-        spawn(
-            py,
-            async move { keys.import_key(&name, &key, algorithm).await },
-        )
+        spawn(py, async move {
+            keys.import_key(&name, &key, algorithm)
+                .await
+                .map(|()| Nothing)
+        })
     }
 
     /// Describes the key `name`: its algorithm, when and by whom it was created.
@@ -117,7 +121,10 @@ impl AsyncKeys {
     fn delete_key<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
-        spawn(py, async move { keys.delete_key(&name).await })
+        spawn(
+            py,
+            async move { keys.delete_key(&name).await.map(|()| Nothing) },
+        )
     }
 
     /// The names of the keys `pattern` selects (`"*"` all, `"prefix*"` a prefix), sorted.
@@ -201,7 +208,10 @@ impl AsyncKeys {
     /// The key store's health: a `StoreStatus` with its latency, or `KeyStoreUnavailableError`.
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let keys = self.handle(py)?;
-        spawn(py, async move { keys.status().await.map(StoreStatus::from) })
+        spawn(
+            py,
+            async move { keys.status().await.map(StoreStatus::from) },
+        )
     }
 
     /// Lets go of the key store and connections. Later calls raise `InvalidArgumentError`; calls
@@ -223,7 +233,7 @@ impl AsyncKeys {
         _args: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.close();
-        spawn(py, async { Ok(()) })
+        spawn(py, async { Ok(Nothing) })
     }
 
     fn __repr__(&self) -> String {

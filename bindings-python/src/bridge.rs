@@ -6,10 +6,17 @@
 //! Core's runtime ([`kesrs_core::Keys::runtime`]) is started again in a forked child, so spawning on it
 //! keeps the promise that a forked child either works or fails at once. [`CoreRuntime`] is the
 //! `tokio` module's runtime shape, pointed there.
+//!
+//! Results reach Python from a runtime thread that attaches to the interpreter. A thread that does so
+//! while the interpreter shuts down is stopped by CPython mid-call, and the process aborts. So every
+//! attach from a runtime thread goes through [`Completions`], and an `atexit` hook (registered with
+//! the module) waits for those in flight and turns later ones away, before the interpreter goes.
 
 use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime};
@@ -58,11 +65,18 @@ impl Runtime for CoreRuntime {
         tokio::spawn(future)
     }
 
+    /// pyo3-async-runtimes calls this only to set a result on the event loop, attached to Python.
     fn spawn_blocking<F>(f: F) -> Self::JoinHandle
     where
         F: FnOnce() + Send + 'static,
     {
-        tokio::task::spawn_blocking(f)
+        tokio::task::spawn_blocking(move || {
+            if let Some(_completion) = Completions::start() {
+                f();
+            }
+            // Otherwise the interpreter is exiting: the result is dropped unseen (its Python
+            // references are left to pyo3's pool of deferred releases, which needs no interpreter).
+        })
     }
 }
 
@@ -79,4 +93,65 @@ impl ContextExt for CoreRuntime {
             .try_with(|cell| cell.get().cloned())
             .unwrap_or_default()
     }
+}
+
+/// Results being handed to Python from runtime threads, and whether the interpreter is exiting.
+struct Completions;
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// How long the exit hook waits for results already being handed over; they take microseconds.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+impl Completions {
+    /// Admits one hand-over, unless the interpreter is exiting. It counts until the guard drops.
+    fn start() -> Option<CompletionGuard> {
+        // Counted before the flag is read, and the exit hook sets the flag before it reads the
+        // count: either the hook waits for this one, or this one sees the flag.
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        let guard = CompletionGuard;
+        (!EXITING.load(Ordering::SeqCst)).then_some(guard)
+    }
+}
+
+struct CompletionGuard;
+
+impl Drop for CompletionGuard {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The `atexit` hook: turns away results from now on and waits, without the GIL, for those being
+/// handed over. Bounded, so that exit never hangs.
+#[pyfunction]
+pub(crate) fn _at_exit(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + EXIT_WAIT;
+        while IN_FLIGHT.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// The `os.register_at_fork` child hook: hand-overs counted in the parent have no thread here.
+#[pyfunction]
+pub(crate) fn _after_fork_in_child() {
+    IN_FLIGHT.store(0, Ordering::SeqCst);
+    EXITING.store(false, Ordering::SeqCst);
+}
+
+/// Registers the exit and fork hooks with the interpreter; called once, when the module loads.
+pub(crate) fn register_hooks(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    let at_exit = wrap_pyfunction!(_at_exit, module)?;
+    py.import("atexit")?.call_method1("register", (at_exit,))?;
+    let after_fork = wrap_pyfunction!(_after_fork_in_child, module)?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("after_in_child", after_fork)?;
+    py.import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
+    Ok(())
 }

@@ -29,9 +29,8 @@ pub(crate) fn to_py(py: Python<'_>, err: Error) -> PyErr {
 }
 
 fn exception(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
-    let module = EXCEPTIONS.get_or_try_init(py, || {
-        PyResult::Ok(py.import("kesrs.exceptions")?.unbind())
-    })?;
+    let module =
+        EXCEPTIONS.get_or_try_init(py, || PyResult::Ok(py.import("kesrs.exceptions")?.unbind()))?;
     let code = err.code();
     let class = module.bind(py).getattr(class_name(code))?;
     let class = class.cast_into::<PyType>()?;

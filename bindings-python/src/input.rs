@@ -57,9 +57,7 @@ pub(crate) fn context<'a>(value: Option<&'a Bound<'_, PyAny>>) -> PyResult<Cow<'
     if let Ok(map) = value.cast::<PyMapping>() {
         return Ok(Cow::Owned(map_context(map)?));
     }
-    bytes(value).map_err(|_| {
-        PyTypeError::new_err("a context is bytes or a dict of str to str")
-    })
+    bytes(value).map_err(|_| PyTypeError::new_err("a context is bytes or a dict of str to str"))
 }
 
 /// `context_from_map(context)`: the bytes a dict context stands for, as `kesrs` binds them (MinIO's
@@ -84,6 +82,8 @@ fn map_context(map: &Bound<'_, PyMapping>) -> PyResult<Vec<u8>> {
         entries.push((key, value));
     }
     Ok(kesrs_core::context_from_map(
-        entries.iter().map(|(key, value)| (key.as_str(), value.as_str())),
+        entries
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str())),
     ))
 }

@@ -39,5 +39,6 @@ fn _kesrs(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<values::KeyInfo>()?;
     module.add_class::<values::StoreStatus>()?;
     module.add_function(wrap_pyfunction!(input::context_from_map, module)?)?;
+    bridge::register_hooks(module)?;
     Ok(())
 }

@@ -165,3 +165,16 @@ impl<'py> IntoPyObject<'py> for Secret {
         Ok(PyBytes::new(py, self.0.as_slice()))
     }
 }
+
+/// `None`, for calls that return nothing: pyo3 would turn `()` into an empty tuple.
+pub(crate) struct Nothing;
+
+impl<'py> IntoPyObject<'py> for Nothing {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = std::convert::Infallible;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(py.None().into_bound(py))
+    }
+}
