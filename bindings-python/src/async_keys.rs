@@ -236,6 +236,7 @@ impl AsyncKeys {
         spawn(py, async { Ok(Nothing) })
     }
 
+    /// Local, remote or closed; never a key, path or credential.
     fn __repr__(&self) -> String {
         match self.inner.load().as_ref() {
             Some(keys) if keys.is_remote() => "AsyncKeys(remote)".into(),

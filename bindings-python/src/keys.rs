@@ -217,15 +217,18 @@ impl Keys {
         self.inner.store(None);
     }
 
+    /// Returns the handle itself, for `with`.
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
+    /// Closes the handle at the end of the `with` block.
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, _args: &Bound<'_, PyTuple>) {
         self.close();
     }
 
+    /// Local, remote or closed; never a key, path or credential.
     fn __repr__(&self) -> String {
         match self.inner.load().as_ref() {
             Some(keys) if keys.is_remote() => "Keys(remote)".into(),

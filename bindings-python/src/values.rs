@@ -47,6 +47,7 @@ impl DataKey {
         PyBytes::new(py, &self.ciphertext)
     }
 
+    /// The ciphertext's length only: never key bytes.
     fn __repr__(&self) -> String {
         format!("DataKey(ciphertext=<{} bytes>)", self.ciphertext.len())
     }
@@ -98,6 +99,7 @@ impl KeyInfo {
         self.created_by.as_deref()
     }
 
+    /// All fields; a key's description holds no secret.
     fn __repr__(&self) -> String {
         format!(
             "KeyInfo(name={:?}, algorithm={:?}, created_at={:?}, created_by={:?})",
@@ -131,6 +133,7 @@ impl StoreStatus {
         self.latency
     }
 
+    /// The latency.
     fn __repr__(&self) -> String {
         format!("StoreStatus(latency={:?})", self.latency)
     }
