@@ -13,7 +13,7 @@ use kesrs_core::{Error, Keys};
 
 use crate::bridge::spawn;
 use crate::error::to_py;
-use crate::input::{algorithm, bytes, context, key_name, pattern};
+use crate::input::{self, bytes, key_name};
 use crate::keys::CLOSED;
 use crate::open::{self, Remote};
 use crate::values::{DataKey, KeyInfo, Nothing, Secret, StoreStatus};
@@ -99,7 +99,7 @@ impl AsyncKeys {
     ) -> PyResult<Bound<'py, PyAny>> {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
-        let algorithm = self::algorithm(py, algorithm)?;
+        let algorithm = input::algorithm(py, algorithm)?;
         let key = zeroize::Zeroizing::new(bytes(key)?.into_owned());
         spawn(py, async move {
             keys.import_key(&name, &key, algorithm)
@@ -131,7 +131,7 @@ impl AsyncKeys {
     #[pyo3(signature = (pattern="*"))]
     fn list_keys<'py>(&self, py: Python<'py>, pattern: &str) -> PyResult<Bound<'py, PyAny>> {
         let keys = self.handle(py)?;
-        let pattern = self::pattern(py, pattern)?;
+        let pattern = input::pattern(py, pattern)?;
         spawn(py, async move {
             keys.list_keys(&pattern).await.map(|list| list.names)
         })
@@ -148,7 +148,7 @@ impl AsyncKeys {
     ) -> PyResult<Bound<'py, PyAny>> {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
-        let context = self::context(context)?.into_owned();
+        let context = input::context(context)?.into_owned();
         spawn(py, async move {
             keys.generate_key(&name, &context).await.map(DataKey::from)
         })
@@ -167,7 +167,7 @@ impl AsyncKeys {
         let name = key_name(py, &name)?;
         // The plaintext is copied to outlive this call; the copy is wiped when the call ends.
         let plaintext = zeroize::Zeroizing::new(bytes(plaintext)?.into_owned());
-        let context = self::context(context)?.into_owned();
+        let context = input::context(context)?.into_owned();
         spawn(py, async move {
             keys.encrypt(&name, &plaintext, &context).await
         })
@@ -186,7 +186,7 @@ impl AsyncKeys {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
         let ciphertext = bytes(ciphertext)?.into_owned();
-        let context = self::context(context)?.into_owned();
+        let context = input::context(context)?.into_owned();
         spawn(py, async move {
             keys.decrypt(&name, &ciphertext, &context).await.map(Secret)
         })

@@ -12,7 +12,7 @@ use pyo3::types::{PyBytes, PyTuple};
 use kesrs_core::{BlockingKeys, Error};
 
 use crate::error::to_py;
-use crate::input::{algorithm, bytes, context, key_name, pattern};
+use crate::input::{self, bytes, key_name};
 use crate::open::{self, Remote};
 use crate::values::{DataKey, KeyInfo, StoreStatus};
 
@@ -98,7 +98,7 @@ impl Keys {
     ) -> PyResult<()> {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
-        let algorithm = self::algorithm(py, algorithm)?;
+        let algorithm = input::algorithm(py, algorithm)?;
         let key = bytes(key)?;
         py.detach(|| keys.import_key(&name, &key, algorithm))
             .map_err(|err| to_py(py, err))
@@ -125,7 +125,7 @@ impl Keys {
     #[pyo3(signature = (pattern="*"))]
     fn list_keys(&self, py: Python<'_>, pattern: &str) -> PyResult<Vec<String>> {
         let keys = self.handle(py)?;
-        let pattern = self::pattern(py, pattern)?;
+        let pattern = input::pattern(py, pattern)?;
         py.detach(|| keys.list_keys(&pattern))
             .map(|list| list.names)
             .map_err(|err| to_py(py, err))
@@ -142,7 +142,7 @@ impl Keys {
     ) -> PyResult<DataKey> {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
-        let context = self::context(context)?;
+        let context = input::context(context)?;
         py.detach(|| keys.generate_key(&name, &context))
             .map(DataKey::from)
             .map_err(|err| to_py(py, err))
@@ -161,7 +161,7 @@ impl Keys {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
         let plaintext = bytes(plaintext)?;
-        let context = self::context(context)?;
+        let context = input::context(context)?;
         py.detach(|| keys.encrypt(&name, &plaintext, &context))
             .map(|ciphertext| PyBytes::new(py, &ciphertext))
             .map_err(|err| to_py(py, err))
@@ -181,7 +181,7 @@ impl Keys {
         let keys = self.handle(py)?;
         let name = key_name(py, &name)?;
         let ciphertext = bytes(ciphertext)?;
-        let context = self::context(context)?;
+        let context = input::context(context)?;
         let plaintext = py
             .detach(|| keys.decrypt(&name, &ciphertext, &context))
             .map_err(|err| to_py(py, err))?;
