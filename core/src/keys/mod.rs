@@ -83,19 +83,50 @@ impl RemoteOptions {
         self
     }
 
+    /// Trusts the CA certificates in the PEM file at `path` instead of the system's roots (MinIO's
+    /// `MINIO_KMS_KES_CAPATH` naming a file).
+    pub fn with_ca_file(self, path: &Path) -> Result<Self, Error> {
+        Ok(self.with_ca_pem(read_file(path)?))
+    }
+
+    /// The credentials MinIO's settings name: an API key (`MINIO_KMS_KES_API_KEY`) or a certificate
+    /// and key file (`MINIO_KMS_KES_CERT_FILE`, `MINIO_KMS_KES_KEY_FILE`), exactly one of the two, as
+    /// MinIO requires. For the bindings, whose callers pass these as optional arguments.
+    pub fn credentials(
+        api_key: Option<&str>,
+        cert: Option<&Path>,
+        key: Option<&Path>,
+    ) -> Result<Credentials, Error> {
+        match (api_key, cert, key) {
+            (Some(api_key), None, None) => Ok(Credentials::ApiKey(crate::ApiKey::parse(api_key)?)),
+            (None, Some(cert), Some(key)) => Self::certificate_files(cert, key),
+            (None, None, None) => Err(Error::InvalidArgument(
+                "no credentials: give an API key, or a certificate and its key".into(),
+            )),
+            (Some(_), _, _) => Err(Error::InvalidArgument(
+                "an API key cannot be combined with a certificate or key file".into(),
+            )),
+            (None, _, _) => Err(Error::InvalidArgument(
+                "a certificate file needs its key file, and a key file its certificate".into(),
+            )),
+        }
+    }
+
     /// Reads the client certificate and key from PEM files (MinIO's `MINIO_KMS_KES_CERT_FILE` and
     /// `MINIO_KMS_KES_KEY_FILE`).
     pub fn certificate_files(cert: &Path, key: &Path) -> Result<Credentials, Error> {
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|err| {
-                Error::InvalidArgument(format!("cannot read '{}': {err}", path.display()))
-            })
-        };
         Ok(Credentials::Certificate {
-            cert_pem: read(cert)?,
-            key_pem: Zeroizing::new(read(key)?),
+            cert_pem: read_file(cert)?,
+            key_pem: Zeroizing::new(read_file(key)?),
         })
     }
+}
+
+/// A file a caller named, or [`Error::InvalidArgument`] saying which one cannot be read and why.
+#[cfg(feature = "client")]
+fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|err| Error::InvalidArgument(format!("cannot read '{}': {err}", path.display())))
 }
 
 impl Keys {
@@ -164,6 +195,13 @@ impl Keys {
             builder.build()?
         };
         Ok(Self::with_engine(Engine::Remote(client), runtime))
+    }
+
+    /// The runtime that handles in this process run on, started (again, in a forked child) on first
+    /// use. For bindings that bridge [`Keys`]' futures to another event loop (Python's asyncio): their
+    /// tasks run here rather than on a second runtime, which a forked child would inherit dead.
+    pub fn runtime() -> Result<Handle, Error> {
+        runtime::handle()
     }
 
     /// Whether this handle asks a KES server (and so is subject to its policies).
