@@ -12,7 +12,7 @@
 //! - [`Config`] and its parts: the KES YAML configuration, parsed and validated.
 //! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values.
 //! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
-//! - [`Error`]: the one error type, carrying the exact KES status and message.
+//! - [`Error`] and [`EnvelopeError`]: the one error type, carrying the exact KES status and message.
 //! - `Client` (feature `client`): the same key operations against a remote KES server.
 
 mod apikey;
@@ -22,6 +22,7 @@ pub mod client;
 pub mod config;
 mod crypto;
 mod encrypted_pem;
+mod envelope;
 mod error;
 mod format;
 mod identity;
@@ -37,7 +38,7 @@ pub use client::Client;
 pub use config::Config;
 pub use crypto::KeyType;
 pub use encrypted_pem::decrypt_private_key_pem;
-pub use error::{Error, StoreOp};
+pub use error::{EnvelopeError, Error, StoreOp};
 pub use format::rfc3339;
 pub use identity::Identity;
 pub use keystore::{KeyStore, StoreError};
