@@ -214,9 +214,7 @@ impl Error {
             Self::Server { message, .. } => message.clone(),
             Self::Connect(cause) => format!("kes: connection failed: {cause}"),
             Self::Protocol(reason) => format!("kes: invalid server response: {reason}"),
-            Self::Envelope(err) if err.is_authentication() => {
-                Self::Decrypt.message()
-            }
+            Self::Envelope(err) if err.is_authentication() => Self::Decrypt.message(),
             Self::Envelope(err) => format!("invalid envelope: {err}"),
             Self::Io(_) => "I/O failed".into(),
         }

@@ -12,6 +12,9 @@
 //! - [`Config`] and its parts: the KES YAML configuration, parsed and validated.
 //! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values.
 //! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
+//! - [`Envelope`], [`Context`], [`DataKeys`], [`AsyncDataKeys`], [`ReuseLimits`] and the stream
+//!   adapters [`SealWriter`], [`OpenReader`], [`AsyncSealWriter`], [`AsyncOpenReader`]: sealed
+//!   messages (docs/envelope.md), with data keys from any of the above.
 //! - [`Error`] and [`EnvelopeError`]: the one error type, carrying the exact KES status and message.
 //! - `Client` (feature `client`): the same key operations against a remote KES server.
 
@@ -38,6 +41,10 @@ pub use client::Client;
 pub use config::Config;
 pub use crypto::KeyType;
 pub use encrypted_pem::decrypt_private_key_pem;
+pub use envelope::{
+    AsyncDataKeys, AsyncOpenReader, AsyncSealWriter, Context, DataKeys, Envelope, OpenReader,
+    ReuseLimits, SealWriter,
+};
 pub use error::{EnvelopeError, Error, StoreOp};
 pub use format::rfc3339;
 pub use identity::Identity;

@@ -51,7 +51,10 @@ impl PackageHeader {
 }
 
 /// Checks a package header, before its body is read. `seq` only names the package in errors.
-pub(super) fn parse_header(header: &[u8; HEADER_LEN], seq: u32) -> Result<PackageHeader, EnvelopeError> {
+pub(super) fn parse_header(
+    header: &[u8; HEADER_LEN],
+    seq: u32,
+) -> Result<PackageHeader, EnvelopeError> {
     let malformed = EnvelopeError::MalformedPackage(seq);
     let [version, cipher, len_lo, len_hi, nonce_first, ..] = *header;
     if version != VERSION || cipher != AES_256_GCM_ID {
@@ -214,7 +217,9 @@ impl Opener {
 /// A ring AES-256-GCM key. ring keeps its own copy of the key schedule, which it does not wipe
 /// (docs/security.md).
 fn aead_key(key: &[u8; 32]) -> Option<LessSafeKey> {
-    UnboundKey::new(&AES_256_GCM, key).ok().map(LessSafeKey::new)
+    UnboundKey::new(&AES_256_GCM, key)
+        .ok()
+        .map(LessSafeKey::new)
 }
 
 fn package_header(len_lo: u8, len_hi: u8, nonce: &[u8; NONCE_LEN]) -> [u8; HEADER_LEN] {
@@ -271,11 +276,12 @@ mod tests {
         let mut out = Vec::new();
         let mut rest = stream;
         while !rest.is_empty() {
-            let header: &[u8; HEADER_LEN] = rest
-                .first_chunk()
-                .ok_or(EnvelopeError::Truncated)?;
+            let header: &[u8; HEADER_LEN] = rest.first_chunk().ok_or(EnvelopeError::Truncated)?;
             let len = parse_header(header, opener.seq())?.package_len();
-            let mut body = rest.get(HEADER_LEN..len).ok_or(EnvelopeError::Truncated)?.to_vec();
+            let mut body = rest
+                .get(HEADER_LEN..len)
+                .ok_or(EnvelopeError::Truncated)?
+                .to_vec();
             let parsed = opener.open(header, &mut body)?;
             out.extend_from_slice(&body[..parsed.payload_len]);
             rest = &rest[len..];
@@ -292,7 +298,14 @@ mod tests {
 
     #[test]
     fn round_trips_at_package_boundaries() {
-        for len in [1, 2, MAX_PAYLOAD - 1, MAX_PAYLOAD, MAX_PAYLOAD + 1, 3 * MAX_PAYLOAD] {
+        for len in [
+            1,
+            2,
+            MAX_PAYLOAD - 1,
+            MAX_PAYLOAD,
+            MAX_PAYLOAD + 1,
+            3 * MAX_PAYLOAD,
+        ] {
             let plaintext = data(len);
             let stream = seal_stream(&plaintext);
             assert_eq!(stream.len() as u64, stream_len(len as u64).unwrap());
@@ -345,11 +358,20 @@ mod tests {
         let stream = seal_stream(&plaintext);
         let p = |i: usize| &stream[i * MAX_PACKAGE..((i + 1) * MAX_PACKAGE).min(stream.len())];
         let swapped = [p(1), p(0), p(2), p(3)].concat();
-        assert_eq!(open_stream(&swapped), Err(EnvelopeError::PackageAuthentication(0)));
+        assert_eq!(
+            open_stream(&swapped),
+            Err(EnvelopeError::PackageAuthentication(0))
+        );
         let duplicated = [p(0), p(0), p(1), p(2), p(3)].concat();
-        assert_eq!(open_stream(&duplicated), Err(EnvelopeError::PackageAuthentication(1)));
+        assert_eq!(
+            open_stream(&duplicated),
+            Err(EnvelopeError::PackageAuthentication(1))
+        );
         let dropped = [p(0), p(2), p(3)].concat();
-        assert_eq!(open_stream(&dropped), Err(EnvelopeError::PackageAuthentication(1)));
+        assert_eq!(
+            open_stream(&dropped),
+            Err(EnvelopeError::PackageAuthentication(1))
+        );
         let no_final = [p(0), p(1), p(2)].concat();
         assert_eq!(open_stream(&no_final), Err(EnvelopeError::Truncated));
         let cut = &stream[..stream.len() - 1];
@@ -364,7 +386,11 @@ mod tests {
         for (index, value) in [(0, 0x10), (1, 0x01), (2, 0xfe)] {
             let mut bad = stream.clone();
             bad[index] = value;
-            assert_eq!(open_stream(&bad), Err(EnvelopeError::MalformedPackage(0)), "{index}");
+            assert_eq!(
+                open_stream(&bad),
+                Err(EnvelopeError::MalformedPackage(0)),
+                "{index}"
+            );
         }
         // A non-final package with the nonce of another stream.
         let mut bad = stream.clone();
@@ -377,7 +403,10 @@ mod tests {
         // The final bit set on the first package: authentication fails (the nonce is covered).
         let mut bad = stream;
         bad[4] |= 0x80;
-        assert_eq!(open_stream(&bad), Err(EnvelopeError::PackageAuthentication(0)));
+        assert_eq!(
+            open_stream(&bad),
+            Err(EnvelopeError::PackageAuthentication(0))
+        );
     }
 
     #[test]
