@@ -426,6 +426,81 @@ mod tests {
             (Error::Random, 500, "failed to generate encryption key"),
             (Error::Encrypt, 500, "failed to encrypt plaintext"),
         ];
+        let not_authentic = "decryption failed: ciphertext is not authentic";
+        let envelope: Vec<(EnvelopeError, u16, &str)> = vec![
+            (
+                EnvelopeError::NotAnEnvelope,
+                400,
+                "invalid envelope: not a kesrs envelope",
+            ),
+            (
+                EnvelopeError::UnsupportedVersion(2),
+                400,
+                "invalid envelope: unsupported version 2",
+            ),
+            (
+                EnvelopeError::UnknownFlags(0x84),
+                400,
+                "invalid envelope: unknown flags 0x84",
+            ),
+            (
+                EnvelopeError::InvalidKeyName,
+                400,
+                "invalid envelope: invalid key name",
+            ),
+            (
+                EnvelopeError::CiphertextLength(0),
+                400,
+                "invalid envelope: invalid data key ciphertext length 0",
+            ),
+            (
+                EnvelopeError::TruncatedHeader,
+                400,
+                "invalid envelope: truncated header",
+            ),
+            (
+                EnvelopeError::DataKeyLength,
+                400,
+                "invalid envelope: data key is not 32 bytes",
+            ),
+            (
+                EnvelopeError::KeyNotAccepted,
+                403,
+                "invalid envelope: key is not accepted",
+            ),
+            (EnvelopeError::HeaderAuthentication, 400, not_authentic),
+            (EnvelopeError::MalformedPackage(3), 400, not_authentic),
+            (EnvelopeError::PackageAuthentication(3), 400, not_authentic),
+            (EnvelopeError::Truncated, 400, not_authentic),
+            (EnvelopeError::TrailingData, 400, not_authentic),
+            (
+                EnvelopeError::TooLarge,
+                400,
+                "invalid envelope: message is too large",
+            ),
+            (
+                EnvelopeError::RangeOutOfBounds,
+                400,
+                "invalid envelope: range is out of bounds",
+            ),
+            (
+                EnvelopeError::InvalidReuseLimits,
+                400,
+                "invalid envelope: data key reuse limits must be non-zero",
+            ),
+        ];
+        let table = table
+            .into_iter()
+            .chain(
+                envelope
+                    .into_iter()
+                    .map(|(e, s, m)| (Error::Envelope(e), s, m)),
+            )
+            .chain([(
+                Error::Io(std::io::ErrorKind::Other.into()),
+                500,
+                "I/O failed",
+            )]);
         for (error, status, message) in table {
             assert_eq!(
                 (error.status(), error.message().as_str()),

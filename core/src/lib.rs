@@ -53,9 +53,57 @@ pub use kms::{DataKey, KeyInfo, KeyList, Kms, StoreStatus};
 pub use name::{valid_name, KeyName, Pattern};
 pub use policy::Policy;
 
-/// Entry points for the fuzz targets in `fuzz/`. Not part of the public API; may change at any time.
+/// Entry points for the fuzz targets in `fuzz/` and the envelope vectors. Not part of the public API;
+/// may change at any time.
 #[doc(hidden)]
 pub mod internal {
+    /// Sealing with given random values, and the keys a message derives: for `tests/vectors/envelope.json`.
+    pub mod envelope_vectors {
+        use zeroize::Zeroizing;
+
+        use crate::{Context, DataKey, Error, KeyName};
+
+        /// Seals as `Envelope::seal` does, with `salt` and the DARE `nonce` given instead of drawn.
+        #[allow(clippy::too_many_arguments)] // Each value of a vector, one argument each.
+        pub fn seal(
+            data_key: &DataKey,
+            shared: bool,
+            key: &KeyName,
+            plaintext: &[u8],
+            context: &Context,
+            salt: &[u8; 32],
+            nonce: &[u8; 12],
+        ) -> Result<Vec<u8>, Error> {
+            let mut random = [0u8; 44];
+            random[..32].copy_from_slice(salt);
+            random[32..].copy_from_slice(nonce);
+            crate::envelope::seal_bytes(data_key, shared, key, plaintext, context, &random)
+        }
+
+        /// A DARE 2.0 stream of `plaintext` under `key`, as sio writes it with that nonce.
+        pub fn dare_seal(
+            key: &[u8; 32],
+            nonce: &[u8; 12],
+            plaintext: &[u8],
+        ) -> Result<Vec<u8>, Error> {
+            crate::envelope::dare_seal(key, nonce, plaintext)
+        }
+
+        /// The plaintext of a whole DARE 2.0 stream under `key`.
+        pub fn dare_open(key: &[u8; 32], stream: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+            crate::envelope::dare_open(key, stream)
+        }
+
+        /// The header key and payload key of a message.
+        pub fn keys(
+            data_key: &[u8; 32],
+            salt: &[u8; 32],
+            context: &Context,
+        ) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
+            crate::envelope::derive_keys(data_key, salt, context)
+        }
+    }
+
     /// Each function feeds arbitrary bytes to one decoder and checks what must hold for any input.
     pub mod fuzzing {
         use crate::crypto::SecretKey;
@@ -96,6 +144,12 @@ pub mod internal {
                     assert_eq!(key.open(&sealed, b"").ok().as_deref(), Some(&*plaintext));
                 }
             }
+        }
+
+        /// An envelope: parsing never panics, a header re-encodes to the bytes it was read from,
+        /// and the one-shot and streaming readers agree on every input.
+        pub fn envelope(data: &[u8]) {
+            crate::envelope::fuzz(data);
         }
 
         /// A config file: parsing never panics.

@@ -140,6 +140,13 @@ impl SignedHeader {
         Ok((Self { header, tag }, after))
     }
 
+    /// The header as it was read: the fields, re-encoded, and the tag.
+    pub(super) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.header.encode_unsigned();
+        out.extend_from_slice(&self.tag);
+        out
+    }
+
     /// Checks the tag under `keys`, in constant time. The tag covers the re-encoded fields, which are
     /// the bytes read: the encoding has a single form.
     pub(super) fn verify(&self, keys: &MessageKeys) -> Result<(), EnvelopeError> {
@@ -168,6 +175,11 @@ impl MessageKeys {
             header: expand(HEADER_LABEL),
             payload: expand(PAYLOAD_LABEL),
         }
+    }
+
+    /// The header key and the payload key. Declassifies them: for the envelope vectors only.
+    pub(super) fn declassify(&self) -> (&[u8; 32], &[u8; 32]) {
+        (&self.header, &self.payload)
     }
 
     fn tag(&self, unsigned: &[u8]) -> [u8; TAG_LEN] {

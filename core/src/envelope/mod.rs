@@ -124,7 +124,14 @@ impl<K: DataKeys> Envelope<K> {
                 (fresh, shared)
             }
         };
-        seal_bytes(&data_key, shared, key, plaintext, context)
+        seal_bytes(
+            &data_key,
+            shared,
+            key,
+            plaintext,
+            context,
+            &message_random()?,
+        )
     }
 
     /// Opens a sealed message with the `context` it was sealed with.
@@ -221,7 +228,14 @@ impl<K: AsyncDataKeys> Envelope<K> {
                 (fresh, shared)
             }
         };
-        seal_bytes(&data_key, shared, key, plaintext, context)
+        seal_bytes(
+            &data_key,
+            shared,
+            key,
+            plaintext,
+            context,
+            &message_random()?,
+        )
     }
 
     /// [`Envelope::open`] for async data-key sources.
@@ -372,20 +386,28 @@ struct NewMessage {
     nonce: [u8; dare::NONCE_LEN],
 }
 
-/// Draws the message's salt and DARE nonce (one system call) and derives its keys.
+/// The random values of one message: its salt and its DARE nonce, drawn in one system call.
+pub(crate) type MessageRandom = [u8; 32 + dare::NONCE_LEN];
+
+fn message_random() -> Result<MessageRandom, Error> {
+    let mut random = [0u8; 32 + dare::NONCE_LEN];
+    crate::crypto::random(&mut random)?;
+    Ok(random)
+}
+
+/// Builds a message's header and derives its keys, from its salt and DARE nonce in `random`.
 fn new_message(
     data_key: &DataKey,
     shared: bool,
     key: &KeyName,
     context: &Context,
+    random: &MessageRandom,
 ) -> Result<NewMessage, Error> {
     let ciphertext = data_key.ciphertext();
     if ciphertext.is_empty() || ciphertext.len() > MAX_CIPHERTEXT {
         let len = u16::try_from(ciphertext.len()).unwrap_or(u16::MAX);
         return Err(EnvelopeError::CiphertextLength(len).into());
     }
-    let mut random = [0u8; 32 + dare::NONCE_LEN];
-    crate::crypto::random(&mut random)?;
     let (salt, nonce) = random.split_first_chunk::<32>().ok_or(Error::Random)?;
     let nonce: [u8; dare::NONCE_LEN] = nonce.try_into().map_err(|_| Error::Random)?;
     let keys = MessageKeys::derive(data_key.plaintext(), salt, context.as_bytes());
@@ -403,19 +425,20 @@ fn new_message(
 }
 
 fn seal_core(data_key: &DataKey, key: &KeyName, context: &Context) -> Result<SealCore, Error> {
-    let message = new_message(data_key, false, key, context)?;
+    let message = new_message(data_key, false, key, context, &message_random()?)?;
     SealCore::new(message.header, message.keys, message.nonce)
 }
 
 /// Seals a whole message into one buffer of exactly the right size, packages sealed in place.
-fn seal_bytes(
+pub(crate) fn seal_bytes(
     data_key: &DataKey,
     shared: bool,
     key: &KeyName,
     plaintext: &[u8],
     context: &Context,
+    random: &MessageRandom,
 ) -> Result<Vec<u8>, Error> {
-    let mut message = new_message(data_key, shared, key, context)?;
+    let mut message = new_message(data_key, shared, key, context, random)?;
     if plaintext.is_empty() {
         message.header.flags |= header::FLAG_EMPTY;
     }
@@ -438,8 +461,7 @@ fn seal_bytes(
     Ok(out)
 }
 
-/// Opens the DARE stream of a whole message into one buffer; each package's ciphertext is copied in
-/// once and decrypted in place.
+/// Opens the DARE stream of a whole message.
 fn open_bytes(keys: &MessageKeys, flags: u8, stream: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     if flags & header::FLAG_EMPTY != 0 {
         if !stream.is_empty() {
@@ -447,10 +469,19 @@ fn open_bytes(keys: &MessageKeys, flags: u8, stream: &[u8]) -> Result<Zeroizing<
         }
         return Ok(Zeroizing::new(Vec::new()));
     }
+    if stream.is_empty() {
+        return Err(EnvelopeError::Truncated.into());
+    }
+    open_dare(&keys.payload, stream)
+}
+
+/// Opens a DARE stream into one buffer; each package's ciphertext is copied in once and decrypted
+/// in place.
+fn open_dare(payload_key: &[u8; 32], stream: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     // Plaintext plus one tag never exceeds the stream: capacity enough never to reallocate, so no
     // freed block holds plaintext.
     let mut out = Zeroizing::new(Vec::with_capacity(stream.len()));
-    let mut opener = dare::Opener::new(&keys.payload, 0)?;
+    let mut opener = dare::Opener::new(payload_key, 0)?;
     let mut rest = stream;
     while !rest.is_empty() {
         if opener.is_finished() {
@@ -519,6 +550,90 @@ async fn read_header_async<R: AsyncRead + Unpin>(
     src.read_exact(rest).await.map_err(truncated_header)?;
     let (signed, _) = SignedHeader::parse(&bytes)?;
     Ok((signed, len))
+}
+
+/// A bare DARE stream under a given key and nonce, for the vectors (and sio's own).
+pub(crate) fn dare_seal(
+    key: &[u8; 32],
+    nonce: &[u8; dare::NONCE_LEN],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let mut sealer = dare::Sealer::new(key, *nonce)?;
+    let mut out = Vec::new();
+    let mut chunks = plaintext.chunks(dare::MAX_PAYLOAD).peekable();
+    while let Some(chunk) = chunks.next() {
+        let start = out.len();
+        out.extend_from_slice(&[0; dare::HEADER_LEN]);
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(&[0; dare::TAG_LEN]);
+        sealer.seal(
+            out.get_mut(start..).ok_or(Error::Encrypt)?,
+            chunks.peek().is_none(),
+        )?;
+    }
+    Ok(out)
+}
+
+/// Opens a bare DARE stream under a given key, for the vectors.
+pub(crate) fn dare_open(key: &[u8; 32], stream: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    open_dare(key, stream)
+}
+
+/// The header key and payload key of a message, for the envelope vectors.
+pub(crate) fn derive_keys(
+    data_key: &[u8; 32],
+    salt: &[u8; 32],
+    context: &Context,
+) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
+    let keys = MessageKeys::derive(data_key, salt, context.as_bytes());
+    let (header, payload) = keys.declassify();
+    (Zeroizing::new(*header), Zeroizing::new(*payload))
+}
+
+/// The fuzz entry: a header decodes only to what re-encodes to the same bytes, and the one-shot and
+/// streaming readers agree on every input (a zero data key, so that a fuzzer may find valid tags
+/// only by chance; the DARE stream is also tried on its own, without the header's tag in the way).
+pub(crate) fn fuzz(data: &[u8]) {
+    struct ZeroKeys;
+    impl DataKeys for ZeroKeys {
+        fn generate(&self, _: &KeyName, _: &[u8]) -> Result<DataKey, Error> {
+            Err(Error::Encrypt)
+        }
+        fn decrypt(&self, _: &KeyName, _: &[u8], _: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+            Ok(Zeroizing::new(vec![0; 32]))
+        }
+    }
+    if let Ok((signed, rest)) = SignedHeader::parse(data) {
+        let header_len = data.len() - rest.len();
+        assert_eq!(Some(&*signed.to_bytes()), data.get(..header_len));
+    }
+    let envelope = Envelope::new(ZeroKeys);
+    let context = Context::empty();
+    let one_shot = envelope.open(data, &context);
+    let streamed = envelope.open_reader(data, &context).and_then(|mut reader| {
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out)?;
+        Ok(out)
+    });
+    same_result(one_shot, streamed);
+
+    let keys = MessageKeys::derive(&[0; 32], &[0; 32], b"");
+    let key = KeyName::new("k").ok();
+    let streamed = key.ok_or(Error::Encrypt).and_then(|key| {
+        let mut reader = OpenReader::new(data, OpenCore::new(key, &keys, 0)?);
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out)?;
+        Ok(out)
+    });
+    same_result(open_bytes(&keys, 0, data), streamed);
+}
+
+fn same_result(one_shot: Result<Zeroizing<Vec<u8>>, Error>, streamed: Result<Vec<u8>, Error>) {
+    match (one_shot, streamed) {
+        (Ok(a), Ok(b)) => assert_eq!(*a, b),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (a, b) => unreachable!("one-shot and streaming open disagree: {a:?} / {b:?}"),
+    }
 }
 
 fn truncated_header(err: io::Error) -> Error {
