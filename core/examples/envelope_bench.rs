@@ -40,7 +40,12 @@ impl kesrs_core::DataKeys for Blocking<'_> {
         self.1.block_on(self.0.generate(key, context))
     }
 
-    fn decrypt(&self, key: &KeyName, ct: &[u8], context: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    fn decrypt(
+        &self,
+        key: &KeyName,
+        ct: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         self.1.block_on(self.0.decrypt(key, ct, context))
     }
 }
@@ -56,7 +61,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let context = Context::from_map([("bucket", "bucket/object")]);
 
     let openssl = openssl_gcm_16k()?;
-    println!("openssl speed -evp aes-256-gcm -bytes 16384: {:.0} MB/s", openssl / 1e6);
+    println!(
+        "openssl speed -evp aes-256-gcm -bytes 16384: {:.0} MB/s",
+        openssl / 1e6
+    );
 
     // Streaming seal of `total` bytes into a sink, written 1 MiB at a time.
     let blocking = Envelope::new(Blocking(&local, &runtime));
@@ -140,14 +148,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// openssl's AES-256-GCM speed at 16 KiB blocks, in bytes per second.
 fn openssl_gcm_16k() -> Result<f64, Box<dyn std::error::Error>> {
     let output = Command::new("openssl")
-        .args(["speed", "-evp", "aes-256-gcm", "-bytes", "16384", "-seconds", "3"])
+        .args([
+            "speed",
+            "-evp",
+            "aes-256-gcm",
+            "-bytes",
+            "16384",
+            "-seconds",
+            "3",
+        ])
         .output()?;
     // The result line: "AES-256-GCM    4751518.38k" (thousands of bytes per second).
     let text = String::from_utf8_lossy(&output.stdout);
     let kbps = text
         .lines()
         .rev()
-        .find_map(|line| line.split_whitespace().last()?.strip_suffix('k')?.parse::<f64>().ok())
+        .find_map(|line| {
+            line.split_whitespace()
+                .last()?
+                .strip_suffix('k')?
+                .parse::<f64>()
+                .ok()
+        })
         .ok_or("no result in openssl's output")?;
     Ok(kbps * 1000.0)
 }
