@@ -48,7 +48,7 @@ pub(crate) fn bytes<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> 
 }
 
 /// A context: bytes (see [`bytes`]), or a `Mapping[str, str]` turned into MinIO's canonical JSON by
-/// core ([`kesrs_core::context_from_map`]), so that a dict gives the same bytes as MinIO's map and
+/// core ([`kesrs_core::Context::from_map`]), so that a dict gives the same bytes as MinIO's map and
 /// every other binding's. `None` is the empty context.
 pub(crate) fn context<'a>(value: Option<&'a Bound<'_, PyAny>>) -> PyResult<Cow<'a, [u8]>> {
     let Some(value) = value else {
@@ -81,9 +81,5 @@ fn map_context(map: &Bound<'_, PyMapping>) -> PyResult<Vec<u8>> {
         };
         entries.push((key, value));
     }
-    Ok(kesrs_core::context_from_map(
-        entries
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.as_str())),
-    ))
+    Ok(kesrs_core::Context::from_map(entries).into_bytes())
 }

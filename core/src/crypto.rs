@@ -257,7 +257,7 @@ fn derive_subkey(
 }
 
 /// HMAC-SHA256 with a 32-byte key, written straight into a zeroizing buffer.
-fn hmac_sha256(key: &[u8; KEY_LEN], message: &[u8]) -> Zeroizing<[u8; 32]> {
+pub(crate) fn hmac_sha256(key: &[u8; KEY_LEN], message: &[u8]) -> Zeroizing<[u8; 32]> {
     // HMAC zero-pads keys shorter than SHA-256's 64-byte block, so starting from the padded block
     // gives the same MAC as `new_from_slice` and makes the construction infallible (the slice is
     // always exactly one block long).

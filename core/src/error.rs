@@ -76,6 +76,56 @@ pub enum Error {
     Forked,
     /// The runtime that drives in-process key stores could not be started. Carries the cause.
     Runtime(String),
+    /// A sealed envelope is malformed, not authentic, or was used wrongly (docs/envelope.md).
+    Envelope(EnvelopeError),
+    /// Reading or writing the data of an envelope stream failed.
+    Io(std::io::Error),
+}
+
+/// Why an envelope could not be sealed or opened. Each check in docs/envelope.md names its variant.
+///
+/// The variants that an attacker can cause by changing authentic bytes ([`is_authentication`]) all
+/// carry KES's decrypt message, so that a caller cannot tell more than "not authentic" from the message;
+/// the variant (and [`fmt::Display`]) says which check failed, for logs and tests.
+///
+/// [`is_authentication`]: EnvelopeError::is_authentication
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopeError {
+    /// The input does not start with the envelope's magic bytes.
+    NotAnEnvelope,
+    /// The header's format version is not one this library reads. Carries the version.
+    UnsupportedVersion(u8),
+    /// The header sets flag bits that this version does not define. Carries the flags.
+    UnknownFlags(u8),
+    /// The header's key name is not a valid KES key name.
+    InvalidKeyName,
+    /// The header's data-key ciphertext is empty or longer than the cap. Carries its length.
+    CiphertextLength(u16),
+    /// The input ends inside the header.
+    TruncatedHeader,
+    /// The named key decrypted the data key to something other than 32 bytes.
+    DataKeyLength,
+    /// The header names a key the caller does not accept.
+    KeyNotAccepted,
+    /// The header's tag does not match: the header was changed, or the context or data key differs.
+    HeaderAuthentication,
+    /// A DARE package header is not version 2.0 with AES-256-GCM, has an impossible length, or a
+    /// nonce other than the stream's. Carries the package's sequence number.
+    MalformedPackage(u32),
+    /// A DARE package failed authentication: it was changed, reordered, duplicated, follows a dropped
+    /// package, or belongs to another message. Carries the package's sequence number.
+    PackageAuthentication(u32),
+    /// The stream ends before its final package.
+    Truncated,
+    /// Bytes follow the final package (or the header of an empty message).
+    TrailingData,
+    /// The message is larger than DARE 2.0 can number (2^32 packages of 64 KiB).
+    TooLarge,
+    /// A range reaches past the end of the plaintext.
+    RangeOutOfBounds,
+    /// Data-key reuse limits must all be non-zero.
+    InvalidReuseLimits,
 }
 
 /// The key-store operation during which an [`Error::KeyStore`] happened; it decides the KES message.
@@ -130,11 +180,13 @@ pub enum ErrorCode {
     Forked = 13,
     /// An internal failure (randomness, the runtime, a server error without a kind of its own).
     Internal = 14,
+    /// Reading or writing a stream's data failed.
+    Io = 15,
 }
 
 impl ErrorCode {
     /// Every code, in order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::InvalidArgument,
         Self::KeyNotFound,
         Self::KeyExists,
@@ -149,6 +201,7 @@ impl ErrorCode {
         Self::Config,
         Self::Forked,
         Self::Internal,
+        Self::Io,
     ];
 
     /// The code's name, as C's `kes_result` and Node's `err.code` spell it.
@@ -168,6 +221,7 @@ impl ErrorCode {
             Self::Config => "KES_CONFIG",
             Self::Forked => "KES_FORKED",
             Self::Internal => "KES_INTERNAL",
+            Self::Io => "KES_IO",
         }
     }
 }
@@ -198,6 +252,10 @@ impl Error {
             Self::Protocol(_) => ErrorCode::Protocol,
             Self::Forked => ErrorCode::Forked,
             Self::Random | Self::Encrypt | Self::Runtime(_) => ErrorCode::Internal,
+            Self::Envelope(err) if err.is_authentication() => ErrorCode::DecryptFailed,
+            Self::Envelope(EnvelopeError::KeyNotAccepted) => ErrorCode::NotAllowed,
+            Self::Envelope(_) => ErrorCode::InvalidArgument,
+            Self::Io(_) => ErrorCode::Io,
             Self::Server { status, .. } => match status {
                 400 | 406 | 413 | 414 => ErrorCode::InvalidArgument,
                 401 | 403 => ErrorCode::NotAllowed,
@@ -233,6 +291,9 @@ impl Error {
             Self::Random | Self::Encrypt | Self::Config(_) | Self::Forked | Self::Runtime(_) => 500,
             Self::Server { status, .. } => *status,
             Self::Connect(_) | Self::Protocol(_) => 502,
+            Self::Envelope(EnvelopeError::KeyNotAccepted) => 403,
+            Self::Envelope(_) => 400,
+            Self::Io(_) => 500,
         }
     }
 
@@ -287,6 +348,9 @@ impl Error {
                              fork()"
                 .into(),
             Self::Runtime(cause) => format!("failed to start the kesrs runtime: {cause}"),
+            Self::Envelope(err) if err.is_authentication() => Self::Decrypt.message(),
+            Self::Envelope(err) => format!("invalid envelope: {err}"),
+            Self::Io(_) => "I/O failed".into(),
         }
     }
 
@@ -328,6 +392,10 @@ impl fmt::Display for Error {
             Self::KeyStore { source, .. } => write!(f, "{}: {source}", self.message()),
             Self::CorruptKey(reason) => write!(f, "{}: {reason}", self.message()),
             Self::Config(err) => write!(f, "{err}"),
+            Self::Envelope(err) if err.is_authentication() => {
+                write!(f, "{}: {err}", self.message())
+            }
+            Self::Io(err) => write!(f, "{}: {err}", self.message()),
             _ => f.write_str(&self.message()),
         }
     }
@@ -338,7 +406,76 @@ impl std::error::Error for Error {
         match self {
             Self::KeyStore { source, .. } => Some(source),
             Self::Config(err) => Some(err),
+            Self::Io(err) => Some(err),
             _ => None,
+        }
+    }
+}
+
+impl EnvelopeError {
+    /// Whether this is an authentication failure: something changed authentic bytes, or the context or
+    /// key is not the one the envelope was sealed with. These carry KES's decrypt message.
+    pub fn is_authentication(self) -> bool {
+        matches!(
+            self,
+            Self::HeaderAuthentication
+                | Self::MalformedPackage(_)
+                | Self::PackageAuthentication(_)
+                | Self::Truncated
+                | Self::TrailingData
+        )
+    }
+}
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAnEnvelope => f.write_str("not a kesrs envelope"),
+            Self::UnsupportedVersion(v) => write!(f, "unsupported version {v}"),
+            Self::UnknownFlags(flags) => write!(f, "unknown flags 0x{flags:02x}"),
+            Self::InvalidKeyName => f.write_str("invalid key name"),
+            Self::CiphertextLength(len) => write!(f, "invalid data key ciphertext length {len}"),
+            Self::TruncatedHeader => f.write_str("truncated header"),
+            Self::DataKeyLength => f.write_str("data key is not 32 bytes"),
+            Self::KeyNotAccepted => f.write_str("key is not accepted"),
+            Self::HeaderAuthentication => f.write_str("header authentication failed"),
+            Self::MalformedPackage(seq) => write!(f, "malformed package {seq}"),
+            Self::PackageAuthentication(seq) => write!(f, "package {seq} authentication failed"),
+            Self::Truncated => f.write_str("stream is truncated"),
+            Self::TrailingData => f.write_str("data after the final package"),
+            Self::TooLarge => f.write_str("message is too large"),
+            Self::RangeOutOfBounds => f.write_str("range is out of bounds"),
+            Self::InvalidReuseLimits => f.write_str("data key reuse limits must be non-zero"),
+        }
+    }
+}
+
+impl From<EnvelopeError> for Error {
+    fn from(err: EnvelopeError) -> Self {
+        Self::Envelope(err)
+    }
+}
+
+/// An I/O error from a stream adapter gives back the kesrs error inside it, if it carries one.
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        if err.get_ref().is_none() {
+            return Self::Io(err); // An OS error: kept whole, with its code.
+        }
+        let kind = err.kind();
+        match err.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(inner)) => *inner,
+            Some(Err(other)) => Self::Io(std::io::Error::new(kind, other)),
+            None => Self::Io(kind.into()),
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Io(err) => err,
+            err => std::io::Error::new(std::io::ErrorKind::InvalidData, err),
         }
     }
 }
@@ -451,6 +588,81 @@ mod tests {
                 "failed to start the kesrs runtime: no threads",
             ),
         ];
+        let not_authentic = "decryption failed: ciphertext is not authentic";
+        let envelope: Vec<(EnvelopeError, u16, &str)> = vec![
+            (
+                EnvelopeError::NotAnEnvelope,
+                400,
+                "invalid envelope: not a kesrs envelope",
+            ),
+            (
+                EnvelopeError::UnsupportedVersion(2),
+                400,
+                "invalid envelope: unsupported version 2",
+            ),
+            (
+                EnvelopeError::UnknownFlags(0x84),
+                400,
+                "invalid envelope: unknown flags 0x84",
+            ),
+            (
+                EnvelopeError::InvalidKeyName,
+                400,
+                "invalid envelope: invalid key name",
+            ),
+            (
+                EnvelopeError::CiphertextLength(0),
+                400,
+                "invalid envelope: invalid data key ciphertext length 0",
+            ),
+            (
+                EnvelopeError::TruncatedHeader,
+                400,
+                "invalid envelope: truncated header",
+            ),
+            (
+                EnvelopeError::DataKeyLength,
+                400,
+                "invalid envelope: data key is not 32 bytes",
+            ),
+            (
+                EnvelopeError::KeyNotAccepted,
+                403,
+                "invalid envelope: key is not accepted",
+            ),
+            (EnvelopeError::HeaderAuthentication, 400, not_authentic),
+            (EnvelopeError::MalformedPackage(3), 400, not_authentic),
+            (EnvelopeError::PackageAuthentication(3), 400, not_authentic),
+            (EnvelopeError::Truncated, 400, not_authentic),
+            (EnvelopeError::TrailingData, 400, not_authentic),
+            (
+                EnvelopeError::TooLarge,
+                400,
+                "invalid envelope: message is too large",
+            ),
+            (
+                EnvelopeError::RangeOutOfBounds,
+                400,
+                "invalid envelope: range is out of bounds",
+            ),
+            (
+                EnvelopeError::InvalidReuseLimits,
+                400,
+                "invalid envelope: data key reuse limits must be non-zero",
+            ),
+        ];
+        let table = table
+            .into_iter()
+            .chain(
+                envelope
+                    .into_iter()
+                    .map(|(e, s, m)| (Error::Envelope(e), s, m)),
+            )
+            .chain([(
+                Error::Io(std::io::ErrorKind::Other.into()),
+                500,
+                "I/O failed",
+            )]);
         for (error, status, message) in table {
             assert_eq!(
                 (error.status(), error.message().as_str()),
@@ -490,6 +702,7 @@ mod tests {
             (ErrorCode::Config, 12, "KES_CONFIG"),
             (ErrorCode::Forked, 13, "KES_FORKED"),
             (ErrorCode::Internal, 14, "KES_INTERNAL"),
+            (ErrorCode::Io, 15, "KES_IO"),
         ];
         assert_eq!(table.len(), ErrorCode::ALL.len());
         for ((code, number, name), listed) in table.into_iter().zip(ErrorCode::ALL) {
@@ -506,6 +719,18 @@ mod tests {
                 ErrorCode::InvalidArgument,
             ),
             (Error::Forked, ErrorCode::Forked),
+            (
+                Error::Envelope(EnvelopeError::HeaderAuthentication),
+                ErrorCode::DecryptFailed,
+            ),
+            (
+                Error::Envelope(EnvelopeError::KeyNotAccepted),
+                ErrorCode::NotAllowed,
+            ),
+            (
+                Error::Envelope(EnvelopeError::NotAnEnvelope),
+                ErrorCode::InvalidArgument,
+            ),
             (Error::Connect("refused".into()), ErrorCode::Connection),
             (
                 Error::KeyStore {

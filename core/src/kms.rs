@@ -242,6 +242,11 @@ impl DataKey {
         }
     }
 
+    /// A data key from its parts: for [`DataKeys`](crate::DataKeys) implementations outside kesrs.
+    pub fn from_parts(plaintext: Zeroizing<[u8; 32]>, ciphertext: Vec<u8>) -> Self {
+        Self::new(plaintext, ciphertext)
+    }
+
     /// The plaintext data key. Declassifies it: use it to encrypt data, then drop it.
     pub fn plaintext(&self) -> &[u8; 32] {
         &self.plaintext

@@ -15,9 +15,12 @@
 //! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values;
 //!   [`ClientChainError`]: why a TLS client's certificate chain has no identity.
 //! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
-//! - [`context_from_map`]: a context from a string map, byte for byte as MinIO builds it.
-//! - [`Error`]: the one error type, carrying the exact KES status and message; [`ErrorCode`]: its kind
-//!   as a stable number and name, for the bindings.
+//! - [`Envelope`], [`Context`], [`DataKeys`], [`AsyncDataKeys`], [`ReuseLimits`] and the stream
+//!   adapters [`SealWriter`], [`OpenReader`], [`AsyncSealWriter`], [`AsyncOpenReader`]: sealed
+//!   messages (docs/envelope.md), with data keys from any of the above. A [`Context`] is bytes or
+//!   a string map, byte for byte as MinIO builds it.
+//! - [`Error`] and [`EnvelopeError`]: the one error type, carrying the exact KES status and message;
+//!   [`ErrorCode`]: its kind as a stable number and name, for the bindings.
 //! - `Client` (feature `client`): the same key operations against a remote KES server.
 
 mod apikey;
@@ -28,6 +31,7 @@ pub mod config;
 mod context;
 mod crypto;
 mod encrypted_pem;
+mod envelope;
 mod error;
 mod format;
 mod identity;
@@ -42,10 +46,14 @@ pub use apikey::{ApiKey, CertificateOptions, SelfSignedCertificate};
 #[cfg(feature = "client")]
 pub use client::Client;
 pub use config::Config;
-pub use context::context_from_map;
+pub use context::Context;
 pub use crypto::KeyType;
 pub use encrypted_pem::decrypt_private_key_pem;
-pub use error::{Error, ErrorCode, StoreOp};
+pub use envelope::{
+    AsyncDataKeys, AsyncOpenReader, AsyncSealWriter, DataKeys, Envelope, OpenReader, ReuseLimits,
+    SealWriter,
+};
+pub use error::{EnvelopeError, Error, ErrorCode, StoreOp};
 pub use format::rfc3339;
 pub use identity::{ClientChainError, Identity};
 #[cfg(feature = "client")]
@@ -56,9 +64,57 @@ pub use kms::{DataKey, KeyInfo, KeyList, Kms, StoreStatus};
 pub use name::{valid_name, KeyName, Pattern};
 pub use policy::Policy;
 
-/// Entry points for the fuzz targets in `fuzz/`. Not part of the public API; may change at any time.
+/// Entry points for the fuzz targets in `fuzz/` and the envelope vectors. Not part of the public API;
+/// may change at any time.
 #[doc(hidden)]
 pub mod internal {
+    /// Sealing with given random values, and the keys a message derives: for `tests/vectors/envelope.json`.
+    pub mod envelope_vectors {
+        use zeroize::Zeroizing;
+
+        use crate::{Context, DataKey, Error, KeyName};
+
+        /// Seals as `Envelope::seal` does, with `salt` and the DARE `nonce` given instead of drawn.
+        #[allow(clippy::too_many_arguments)] // Each value of a vector, one argument each.
+        pub fn seal(
+            data_key: &DataKey,
+            shared: bool,
+            key: &KeyName,
+            plaintext: &[u8],
+            context: &Context,
+            salt: &[u8; 32],
+            nonce: &[u8; 12],
+        ) -> Result<Vec<u8>, Error> {
+            let mut random = [0u8; 44];
+            random[..32].copy_from_slice(salt);
+            random[32..].copy_from_slice(nonce);
+            crate::envelope::seal_bytes(data_key, shared, key, plaintext, context, &random)
+        }
+
+        /// A DARE 2.0 stream of `plaintext` under `key`, as sio writes it with that nonce.
+        pub fn dare_seal(
+            key: &[u8; 32],
+            nonce: &[u8; 12],
+            plaintext: &[u8],
+        ) -> Result<Vec<u8>, Error> {
+            crate::envelope::dare_seal(key, nonce, plaintext)
+        }
+
+        /// The plaintext of a whole DARE 2.0 stream under `key`.
+        pub fn dare_open(key: &[u8; 32], stream: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+            crate::envelope::dare_open(key, stream)
+        }
+
+        /// The header key and payload key of a message.
+        pub fn keys(
+            data_key: &[u8; 32],
+            salt: &[u8; 32],
+            context: &Context,
+        ) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
+            crate::envelope::derive_keys(data_key, salt, context)
+        }
+    }
+
     /// Each function feeds arbitrary bytes to one decoder and checks what must hold for any input.
     pub mod fuzzing {
         use crate::crypto::SecretKey;
@@ -99,6 +155,12 @@ pub mod internal {
                     assert_eq!(key.open(&sealed, b"").ok().as_deref(), Some(&*plaintext));
                 }
             }
+        }
+
+        /// An envelope: parsing never panics, a header re-encodes to the bytes it was read from,
+        /// and the one-shot and streaming readers agree on every input.
+        pub fn envelope(data: &[u8]) {
+            crate::envelope::fuzz(data);
         }
 
         /// A config file: parsing never panics.

@@ -68,3 +68,29 @@ fn config_parser_survives_mutations() {
         fuzzing::config(&example.as_bytes()[..n]);
     }
 }
+
+#[test]
+fn envelope_parsers_survive_mutations() {
+    use base64::Engine;
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/vectors/envelope.json")).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for section in ["valid", "invalid"] {
+        for case in vectors[section].as_array().unwrap() {
+            if let Some(sealed) = case["sealed_b64"].as_str() {
+                inputs.push(b64.decode(sealed).unwrap());
+            }
+        }
+    }
+    for case in vectors["dare"].as_array().unwrap() {
+        if let Some(stream) = case["dare_stream_b64"].as_str() {
+            inputs.push(b64.decode(stream).unwrap());
+        }
+    }
+    assert!(inputs.len() > 20);
+    for input in &inputs {
+        fuzzing::envelope(input);
+        mutations(input).for_each(|m| fuzzing::envelope(&m));
+    }
+}

@@ -13,9 +13,15 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::io::{Cursor, Read, Write};
+
 use kesrs_core::config::CacheConfig;
+use kesrs_core::internal::envelope_vectors;
 use kesrs_core::keystore::{FsStore, MemoryStore};
-use kesrs_core::{KeyName, KeyStore, Kms};
+use kesrs_core::{
+    AsyncDataKeys, Context, DataKey, DataKeys, Envelope, Error, KeyName, KeyStore, Kms, ReuseLimits,
+};
+use zeroize::Zeroizing;
 
 /// The secret searched for, and whether a watched section is running.
 static NEEDLE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -142,4 +148,142 @@ async fn decrypting_a_tls_private_key_leaves_no_copy_in_freed_memory() {
         .await;
         assert_eq!(found, 0);
     }
+}
+
+/// A data-key source with one known data key, so that the envelope's copies of it can be searched for.
+struct FixedDataKey;
+
+const DATA_KEY: [u8; 32] = [
+    0xd4, 0x7a, 0x01, 0x93, 0x5e, 0xee, 0x10, 0x2b, 0xc8, 0x66, 0x3f, 0x71, 0x0a, 0xb5, 0x4d, 0x92,
+    0x18, 0xf0, 0x27, 0x6c, 0xa9, 0x33, 0xde, 0x45, 0x8b, 0x02, 0x7f, 0xe1, 0x5c, 0x96, 0x3a, 0xc0,
+];
+
+impl DataKeys for FixedDataKey {
+    fn generate(&self, _: &KeyName, _: &[u8]) -> Result<DataKey, Error> {
+        Ok(DataKey::from_parts(
+            Zeroizing::new(DATA_KEY),
+            b"kes ciphertext".to_vec(),
+        ))
+    }
+
+    fn decrypt(&self, _: &KeyName, _: &[u8], _: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+        Ok(Zeroizing::new(DATA_KEY.to_vec()))
+    }
+}
+
+/// Every way to seal and open, each at three sizes, with the fixed data key.
+fn seal_and_open_every_way(envelope: &Envelope<FixedDataKey>) {
+    let name = KeyName::new("k").unwrap();
+    let context = Context::from_map([("bucket", "bucket/object")]);
+    for len in [0, 1000, 200_000] {
+        let plaintext = vec![0x42; len];
+        let sealed = envelope.seal(&name, &plaintext, &context).unwrap();
+        assert_eq!(*envelope.open(&sealed, &context).unwrap(), plaintext);
+
+        let mut writer = envelope.seal_writer(&name, &context, Vec::new()).unwrap();
+        writer.write_all(&plaintext).unwrap();
+        let streamed = writer.finish().unwrap();
+        let mut out = Vec::new();
+        let mut reader = envelope.open_reader(&streamed[..], &context).unwrap();
+        reader.read_to_end(&mut out).unwrap();
+        assert_eq!(out, plaintext);
+
+        let mut out = Vec::new();
+        let range = envelope.open_range(
+            Cursor::new(&sealed),
+            &context,
+            len as u64 / 2,
+            len as u64 / 3,
+        );
+        range.unwrap().read_to_end(&mut out).unwrap();
+        assert_eq!(out.len(), len / 3);
+    }
+}
+
+#[tokio::test]
+async fn sealing_and_opening_leave_no_copy_of_the_data_key_in_freed_memory() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let found = freed_copies_of(&DATA_KEY, async {
+        seal_and_open_every_way(&Envelope::new(FixedDataKey));
+        // With reuse: the cache holds the data key, and wipes it when the envelope goes.
+        let limits = ReuseLimits::new(2, 1 << 30, std::time::Duration::from_secs(60)).unwrap();
+        let reusing = Envelope::new(FixedDataKey).reuse_data_keys(limits);
+        seal_and_open_every_way(&reusing);
+        drop(reusing);
+    })
+    .await;
+    assert_eq!(found, 0);
+}
+
+#[tokio::test]
+async fn opening_leaves_no_copy_of_the_message_keys_in_freed_memory() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let name = KeyName::new("k").unwrap();
+    let context = Context::from_bytes(b"ctx".to_vec());
+    let salt = [0x33; 32];
+    let plaintext = vec![0x42; 150_000];
+    let data_key = FixedDataKey.generate(&name, b"").unwrap();
+    let sealed = envelope_vectors::seal(
+        &data_key, false, &name, &plaintext, &context, &salt, &[7; 12],
+    )
+    .unwrap();
+    let (header_key, payload_key) = envelope_vectors::keys(&DATA_KEY, &salt, &context);
+    for secret in [&*header_key, &*payload_key] {
+        let found = freed_copies_of(secret, async {
+            let envelope = Envelope::new(FixedDataKey);
+            assert_eq!(*envelope.open(&sealed, &context).unwrap(), plaintext);
+            let mut out = Vec::new();
+            let mut reader = envelope.open_reader(&sealed[..], &context).unwrap();
+            reader.read_to_end(&mut out).unwrap();
+            let mut range = envelope
+                .open_range(Cursor::new(&sealed), &context, 70_000, 10)
+                .unwrap();
+            range.read_to_end(&mut out).unwrap();
+            let again = envelope_vectors::seal(
+                &data_key, false, &name, &plaintext, &context, &salt, &[7; 12],
+            );
+            assert_eq!(again.unwrap(), sealed);
+        })
+        .await;
+        assert_eq!(found, 0);
+    }
+}
+
+/// `Kms` as the envelope's data-key source: the KES key itself leaves no copy either.
+struct Local(Kms);
+
+#[async_trait::async_trait]
+impl AsyncDataKeys for Local {
+    async fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
+        self.0.generate_key(key, context).await
+    }
+
+    async fn decrypt(
+        &self,
+        key: &KeyName,
+        ciphertext: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        self.0.decrypt(key, ciphertext, context).await
+    }
+}
+
+#[tokio::test]
+async fn sealing_with_a_kms_leaves_no_copy_of_its_key_in_freed_memory() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let store: Arc<dyn KeyStore> = Arc::new(MemoryStore::new());
+    let name = KeyName::new("k").unwrap();
+    let found = freed_copies_of(&KEY, async {
+        let kms = Kms::new(Arc::clone(&store), CacheConfig::default());
+        kms.import_key(&name, &KEY, "AES256", None).await.unwrap();
+        let envelope = Envelope::new(Local(kms));
+        let context = Context::empty();
+        let sealed = envelope.seal_async(&name, b"data", &context).await.unwrap();
+        assert_eq!(
+            *envelope.open_async(&sealed, &context).await.unwrap(),
+            b"data"
+        );
+    })
+    .await;
+    assert_eq!(found, 0);
 }
