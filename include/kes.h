@@ -26,7 +26,8 @@
  * - Panics. A Rust panic (a bug in libkes) never crosses into C: the call returns KES_PANIC and the
  *   error says what panicked.
  * - fork(). A handle belongs to the process that opened it: in a forked child, every operation on it
- *   fails at once with KES_FORKED. Open a new handle in the child; free the inherited one or not.
+ *   fails at once with KES_FORKED. Open a new handle in the child. Freeing the inherited one is
+ *   allowed: it only releases memory.
  */
 
 #ifndef KES_H

@@ -45,6 +45,9 @@ static void child(const kes_keys *memory, const kes_keys *remote) {
     kes_buf_free(plaintext);
     kes_data_key_free(dek);
     kes_keys_free(fresh);
+    /* Freeing the inherited handles only releases memory: it neither hangs nor touches the parent's. */
+    kes_keys_free((kes_keys *)memory);
+    kes_keys_free((kes_keys *)remote);
 }
 
 static void fork_and_check(const kes_keys *memory, const kes_keys *remote) {
