@@ -9,7 +9,11 @@
 mod common;
 
 use kesrs_core::client::Credentials;
-use kesrs_core::{ApiKey, Error, KeyName, KeyType, Keys, Pattern, RemoteOptions};
+use std::io::{Read as _, Write as _};
+
+use kesrs_core::{
+    ApiKey, Context, Envelope, Error, ErrorCode, KeyName, KeyType, Keys, Pattern, RemoteOptions,
+};
 
 use common::{ClientCert, Server};
 
@@ -79,6 +83,56 @@ async fn contract(keys: &Keys, prefix: &str) {
     ] {
         assert!(matches!(result, Err(Error::KeyNotFound)), "{result:?}");
     }
+
+    // Sealed messages, one-shot: bound to their context, opened by the key their header names.
+    let context = Context::from_map([("bucket", "photos"), ("object", "cat.jpg")]);
+    let sealed = keys.seal(&key, b"hello", &context).await.unwrap();
+    assert_eq!(&keys.open(&sealed, &context).await.unwrap()[..], b"hello");
+    let wrong = keys
+        .open(&sealed, &Context::from_bytes(b"photos/dog.jpg".to_vec()))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), ErrorCode::DecryptFailed, "{wrong:?}");
+    let mut tampered = sealed.clone();
+    if let Some(last) = tampered.last_mut() {
+        *last ^= 1;
+    }
+    let err = keys.open(&tampered, &context).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DecryptFailed, "{err:?}");
+
+    // Streams and ranges over the blocking handle, and the blocking one-shot form.
+    let blocking = keys.blocking();
+    let stream_key = key.clone();
+    tokio::task::spawn_blocking(move || {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let envelope = Envelope::new(blocking.clone());
+        let mut writer = envelope
+            .seal_writer(&stream_key, &context, Vec::new())
+            .unwrap();
+        for chunk in data.chunks(7_000) {
+            writer.write_all(chunk).unwrap();
+        }
+        let sealed = writer.finish().unwrap();
+        let mut opened = Vec::new();
+        envelope
+            .open_reader(&sealed[..], &context)
+            .unwrap()
+            .read_to_end(&mut opened)
+            .unwrap();
+        assert_eq!(opened, data);
+        let mut range = Vec::new();
+        envelope
+            .open_range(std::io::Cursor::new(&sealed), &context, 70_000, 1_000)
+            .unwrap()
+            .read_to_end(&mut range)
+            .unwrap();
+        assert_eq!(range, data[70_000..71_000]);
+        // What the async handle sealed, the blocking one opens, and back.
+        let sealed = blocking.seal(&stream_key, b"small", &context).unwrap();
+        assert_eq!(&blocking.open(&sealed, &context).unwrap()[..], b"small");
+    })
+    .await
+    .unwrap();
 
     // The blocking form, from a thread of its own, answers the same.
     let blocking = keys.blocking();
@@ -166,6 +220,17 @@ async fn remote_against_a_kesrs_server_and_across_modes() {
     let dek = keys.generate_key(&key, b"ctx").await.unwrap();
     let plaintext = local.decrypt(&key, dek.ciphertext(), b"ctx").await.unwrap();
     assert_eq!(&plaintext[..], dek.plaintext());
+    let context = Context::from_bytes(b"ctx".to_vec());
+    let sealed = local.seal(&key, b"in-process", &context).await.unwrap();
+    assert_eq!(
+        &keys.open(&sealed, &context).await.unwrap()[..],
+        b"in-process"
+    );
+    let sealed = keys.seal(&key, b"through kesrs", &context).await.unwrap();
+    assert_eq!(
+        &local.open(&sealed, &context).await.unwrap()[..],
+        b"through kesrs"
+    );
 
     // A server that trusts nobody for this key: the same NotAllowed as a policy denial.
     let stranger = connect(&server, &ApiKey::generate().unwrap());

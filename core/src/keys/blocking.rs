@@ -5,7 +5,10 @@ use std::future::Future;
 use zeroize::Zeroizing;
 
 use super::{runtime, Keys};
-use crate::{DataKey, Error, KeyInfo, KeyList, KeyName, KeyType, Pattern, StoreStatus};
+use crate::{
+    Context, DataKey, DataKeys, Envelope, Error, KeyInfo, KeyList, KeyName, KeyType, Pattern,
+    StoreStatus,
+};
 
 /// A [`Keys`] handle whose operations block the calling thread until they are done.
 ///
@@ -90,6 +93,37 @@ impl BlockingKeys {
     /// [`Keys::status`].
     pub fn status(&self) -> Result<StoreStatus, Error> {
         wait(self.keys.status())
+    }
+
+    /// [`Keys::seal`].
+    pub fn seal(
+        &self,
+        name: &KeyName,
+        plaintext: &[u8],
+        context: &Context,
+    ) -> Result<Vec<u8>, Error> {
+        Envelope::new(self).seal(name, plaintext, context)
+    }
+
+    /// [`Keys::open`].
+    pub fn open(&self, sealed: &[u8], context: &Context) -> Result<Zeroizing<Vec<u8>>, Error> {
+        Envelope::new(self).open(sealed, context)
+    }
+}
+
+/// Data keys for envelopes (and their streams), blocking.
+impl DataKeys for BlockingKeys {
+    fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
+        self.generate_key(key, context)
+    }
+
+    fn decrypt(
+        &self,
+        key: &KeyName,
+        ciphertext: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        BlockingKeys::decrypt(self, key, ciphertext, context)
     }
 }
 

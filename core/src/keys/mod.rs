@@ -25,7 +25,8 @@ use crate::keystore::{FsStore, MemoryStore};
 #[cfg(feature = "client")]
 use crate::StoreError;
 use crate::{
-    DataKey, Error, KeyInfo, KeyList, KeyName, KeyType, Kms, Pattern, StoreOp, StoreStatus,
+    AsyncDataKeys, Context, DataKey, Envelope, Error, KeyInfo, KeyList, KeyName, KeyType, Kms,
+    Pattern, StoreOp, StoreStatus,
 };
 
 mod blocking;
@@ -134,7 +135,7 @@ impl Keys {
     /// sections; `${NAME}` references read the environment, as the server does).
     pub fn from_config(path: &Path) -> Result<Self, Error> {
         let config = KeysConfig::from_file(path).map_err(Error::Config)?;
-        Self::open(&config.keystore, config.cache)
+        Self::from_keystore(&config.keystore, config.cache)
     }
 
     /// A local handle over a KES fs key store: one file per key in `path`, created if missing.
@@ -163,7 +164,7 @@ impl Keys {
     }
 
     /// A local handle over a key store described in code.
-    pub fn open(keystore: &KeyStoreConfig, cache: CacheConfig) -> Result<Self, Error> {
+    pub fn from_keystore(keystore: &KeyStoreConfig, cache: CacheConfig) -> Result<Self, Error> {
         let runtime = runtime::handle()?;
         // The Azure store builds its HTTP client here, inside the runtime that will drive it.
         let kms = {
@@ -362,6 +363,31 @@ impl Keys {
         .await
     }
 
+    /// Seals `plaintext` under the named key, bound to `context`: a fresh data key, the envelope of
+    /// docs/envelope.md. [`Envelope`] over this handle adds streams, ranges, accepted key names and
+    /// data-key reuse.
+    pub async fn seal(
+        &self,
+        name: &KeyName,
+        plaintext: &[u8],
+        context: &Context,
+    ) -> Result<Vec<u8>, Error> {
+        Envelope::new(self.clone())
+            .seal_async(name, plaintext, context)
+            .await
+    }
+
+    /// Opens a sealed message with the context it was sealed with, using the key its header names.
+    pub async fn open(
+        &self,
+        sealed: &[u8],
+        context: &Context,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        Envelope::new(self.clone())
+            .open_async(sealed, context)
+            .await
+    }
+
     fn with_engine(engine: Engine, runtime: Handle) -> Self {
         Self {
             engine,
@@ -376,6 +402,23 @@ impl Keys {
             return Err(Error::Forked);
         }
         runtime::enter(&self.runtime, operation).await
+    }
+}
+
+/// Data keys for envelopes, from whichever engine the handle has.
+#[async_trait::async_trait]
+impl AsyncDataKeys for Keys {
+    async fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
+        self.generate_key(key, context).await
+    }
+
+    async fn decrypt(
+        &self,
+        key: &KeyName,
+        ciphertext: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        Keys::decrypt(self, key, ciphertext, context).await
     }
 }
 
