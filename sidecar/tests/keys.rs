@@ -4,7 +4,7 @@
 
 // `contract` and the helpers are not `#[test]` functions, so clippy.toml's test allowances do not
 // reach them; a panic there is a failed test.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod common;
 
