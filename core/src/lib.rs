@@ -15,6 +15,7 @@
 //! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values;
 //!   [`ClientChainError`]: why a TLS client's certificate chain has no identity.
 //! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
+//! - [`context_from_map`]: a context given as a string map, as the bytes MinIO makes of it.
 //! - [`Error`]: the one error type, carrying the exact KES status and message; [`ErrorCode`]: its kind
 //!   as a stable number and name, for the bindings.
 //! - `Client` (feature `client`): the same key operations against a remote KES server.
@@ -24,6 +25,7 @@ mod cache;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
+mod context;
 mod crypto;
 mod encrypted_pem;
 mod error;
@@ -40,6 +42,7 @@ pub use apikey::{ApiKey, CertificateOptions, SelfSignedCertificate};
 #[cfg(feature = "client")]
 pub use client::Client;
 pub use config::Config;
+pub use context::context_from_map;
 pub use crypto::KeyType;
 pub use encrypted_pem::decrypt_private_key_pem;
 pub use error::{Error, ErrorCode, StoreOp};
