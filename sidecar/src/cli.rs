@@ -119,7 +119,7 @@ struct CheckArgs {
     #[arg(long, value_name = "NAME")]
     minio_policy: Vec<String>,
     /// How much validity the server certificate must have left, as a Go duration.
-    #[arg(long, value_name = "DURATION", default_value = "168h", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "168h", value_parser = kesrs_core::config::parse_duration)]
     min_validity: Duration,
     /// Do not contact the key store (no reachability, permission or key checks).
     #[arg(long)]
@@ -171,7 +171,7 @@ struct NewIdentity {
     #[arg(long, value_name = "NAME")]
     dns: Vec<String>,
     /// How long the certificate is valid, as a Go duration.
-    #[arg(long, value_name = "DURATION", default_value = "720h", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "720h", value_parser = kesrs_core::config::parse_duration)]
     expiry: Duration,
     /// Overwrite existing files.
     #[arg(short, long)]
@@ -460,34 +460,9 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("'{s}' is not IP:PORT (the host must be an IP address)"))
 }
 
-/// A Go duration (`720h`, `1h30m`, `10s`), parsed as the config file's durations are.
-pub(crate) fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    kesrs_core::config::parse_duration(s).ok_or_else(|| format!("invalid duration '{s}'"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(
-            parse_go_duration("720h").unwrap(),
-            Duration::from_secs(720 * 3600)
-        );
-        assert_eq!(
-            parse_go_duration("1h30m").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            parse_go_duration("1.5s").unwrap(),
-            Duration::from_millis(1500)
-        );
-        assert!(parse_go_duration("").is_err());
-        assert!(parse_go_duration("10").is_err());
-        assert!(parse_go_duration("3d").is_err());
-        assert!(parse_go_duration("-1s").is_err());
-    }
 
     #[test]
     fn addresses() {
