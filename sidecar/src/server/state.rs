@@ -17,10 +17,10 @@ use kesrs_core::config::{
 };
 use kesrs_core::{Config, Identity, KeyName, Kms, Policy};
 
-use crate::logs::{ErrorLevel, Logs};
-use crate::metrics::Metrics;
-use crate::routes::{Auth, Route, ROUTES};
-use crate::tls::{self, CertSource, Resumption, TlsError, TlsSettings};
+use super::logs::{ErrorLevel, Logs};
+use super::metrics::Metrics;
+use super::routes::{Auth, Route, ROUTES};
+use super::tls::{self, CertSource, Resumption, TlsError, TlsSettings};
 
 /// What the server runs with: a validated config file, or `--dev`'s settings.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use kesrs_core::{Client, Error, KeyName};
 
-use crate::client_cli::ClientArgs;
+use super::client::ClientArgs;
 
 /// What `kesrs bench` runs.
 #[derive(Debug, Args)]

@@ -21,17 +21,17 @@ use tracing::{debug, error, info, warn};
 
 use kesrs_core::{ClientChainError, Identity};
 
-use crate::api_error::{ApiError, ErrorCause};
-use crate::handlers;
-use crate::idle;
-use crate::logs::{AuditEvent, ErrorLevel, Logs};
-use crate::metrics::Metrics;
-use crate::reload;
-use crate::response::{self, Response, TimedOut};
-use crate::routes::{self, Auth, Match, Route};
-use crate::state::{RouteSettings, Settings, SetupError, Shared, State};
-use crate::streams::{self, Requests};
-use crate::tls::{self, Resumption};
+use super::api_error::{ApiError, ErrorCause};
+use super::handlers;
+use super::idle;
+use super::logs::{AuditEvent, ErrorLevel, Logs};
+use super::metrics::Metrics;
+use super::reload;
+use super::response::{self, Response, TimedOut};
+use super::routes::{self, Auth, Match, Route};
+use super::state::{RouteSettings, Settings, SetupError, Shared, State};
+use super::streams::{self, Requests};
+use super::tls::{self, Resumption};
 
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -121,7 +121,7 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
     }
     if shared.config_path.is_some() {
         // The preflight items that need no key-store call; `kesrs check` also probes the key store.
-        for finding in crate::check::static_findings(&shared.state.load().settings) {
+        for finding in super::check::static_findings(&shared.state.load().settings) {
             finding.log();
         }
     }
