@@ -15,8 +15,7 @@ use tracing::{debug, error, info, warn};
 
 use kesrs_core::Config;
 
-use super::serve::build_state;
-use super::state::{Settings, SetupError, Shared};
+use super::state::{build_state, Settings, SetupError, Shared};
 use super::tls::CertSource;
 
 /// How long the files must be quiet before a change is reloaded: cert-manager and Kubernetes write

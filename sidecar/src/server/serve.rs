@@ -29,7 +29,7 @@ use super::metrics::Metrics;
 use super::reload;
 use super::response::{self, Response, TimedOut};
 use super::routes::{self, Auth, Match, Route};
-use super::state::{RouteSettings, Settings, SetupError, Shared, State};
+use super::state::{build_state, RouteSettings, Settings, SetupError, Shared, State};
 use super::streams::{self, Requests};
 use super::tls::{self, Resumption};
 
@@ -128,18 +128,6 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
     info!("listening on https://{local}");
     serve(listener, shared, shutdown_tx).await;
     Ok(())
-}
-
-/// Builds a [`State`] off the runtime: opening a key store and reading PEM files block. The key
-/// store of `previous` is kept when its config did not change.
-pub(crate) async fn build_state(
-    settings: Settings,
-    resumption: Resumption,
-    previous: Option<Arc<State>>,
-) -> Result<State, SetupError> {
-    tokio::task::spawn_blocking(move || State::build(settings, &resumption, previous.as_deref()))
-        .await
-        .map_err(|e| SetupError::Other(format!("start-up task failed: {e}")))?
 }
 
 /// Accepts connections until a termination signal, then drains them.

@@ -111,6 +111,18 @@ pub(crate) struct State {
     identities: HashMap<Identity, String>,
 }
 
+/// Builds a [`State`] off the runtime: opening a key store and reading PEM files block. The key
+/// store of `previous` is kept when its config did not change.
+pub(crate) async fn build_state(
+    settings: Settings,
+    resumption: Resumption,
+    previous: Option<Arc<State>>,
+) -> Result<State, SetupError> {
+    tokio::task::spawn_blocking(move || State::build(settings, &resumption, previous.as_deref()))
+        .await
+        .map_err(|e| SetupError::Other(format!("start-up task failed: {e}")))?
+}
+
 impl State {
     /// Opens the key store and builds the TLS config. Does blocking file I/O: run it off the runtime.
     ///
