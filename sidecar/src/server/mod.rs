@@ -9,6 +9,7 @@ mod check;
 mod dev;
 mod gojson;
 mod handlers;
+mod http2_executor;
 mod idle;
 mod logs;
 mod metrics;
@@ -17,7 +18,6 @@ mod response;
 mod routes;
 mod serve;
 mod state;
-mod streams;
 mod tls;
 
 use std::io::{IsTerminal as _, Write as _};

@@ -1,6 +1,6 @@
 //! Start-up, the accept loop, and one request from top to bottom:
 //! accept → spawn → TLS handshake (with a deadline) → peer identity → route → auth → handler → response
-//! (HTTP/2 requests run on their connection's task, see `streams`).
+//! (HTTP/2 requests run on their connection's task, see `http2_executor`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -23,6 +23,7 @@ use kesrs_core::{ClientChainError, Identity};
 
 use super::api_error::{ApiError, ErrorCause};
 use super::handlers;
+use super::http2_executor::{self, Requests};
 use super::idle;
 use super::logs::{AuditEvent, ErrorLevel, Logs};
 use super::metrics::Metrics;
@@ -30,7 +31,6 @@ use super::reload;
 use super::response::{self, Response, TimedOut};
 use super::routes::{self, Auth, Match, Route};
 use super::state::{build_state, RouteSettings, Settings, SetupError, Shared, State};
-use super::streams::{self, Requests};
 use super::tls::{self, Resumption};
 
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
@@ -311,7 +311,7 @@ async fn handle(
                 } else {
                     // Like Go's write deadline: it covers the handler and writing the whole body.
                     let deadline = tokio::time::Instant::from_std(received) + settings.timeout;
-                    streams::set_deadline(deadline);
+                    http2_executor::set_deadline(deadline);
                     tokio::time::timeout_at(deadline, work)
                         .await
                         .map(|response| {
