@@ -326,7 +326,7 @@ mod legacy {
     use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
     use super::{KeyType, IV_LEN, NONCE_LEN};
-    use crate::format::go;
+    use crate::go;
 
     /// msgpack fixarray of 5: the first byte of every msgpack ciphertext KES wrote.
     const MSGPACK_ARRAY_5: u8 = 0x95;

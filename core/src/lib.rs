@@ -28,6 +28,7 @@ mod crypto;
 mod encrypted_pem;
 mod error;
 mod format;
+mod go;
 mod identity;
 mod keys;
 pub mod keystore;
@@ -43,7 +44,7 @@ pub use config::Config;
 pub use crypto::KeyType;
 pub use encrypted_pem::decrypt_private_key_pem;
 pub use error::{Error, ErrorCode, StoreOp};
-pub use format::rfc3339;
+pub use go::rfc3339;
 pub use identity::{ClientChainError, Identity};
 #[cfg(feature = "client")]
 pub use keys::RemoteOptions;
