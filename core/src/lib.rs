@@ -18,6 +18,8 @@
 //! - [`Error`]: the one error type, carrying the exact KES status and message; [`ErrorCode`]: its kind
 //!   as a stable number and name, for the bindings.
 //! - `Client` (feature `client`): the same key operations against a remote KES server.
+//! - [`tls`]: CA loading and the verifiers that accept any certificate (KES's default client-auth
+//!   mode, `--insecure`), shared by the client, the server and the tests.
 
 mod apikey;
 mod cache;
@@ -36,6 +38,7 @@ mod kms;
 mod name;
 mod pem_text;
 mod policy;
+pub mod tls;
 
 pub use apikey::{ApiKey, CertificateOptions, SelfSignedCertificate};
 #[cfg(feature = "client")]
