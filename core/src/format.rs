@@ -236,7 +236,7 @@ mod proto {
 
 /// The legacy JSON key: `{"bytes", "algorithm", "created_at", "created_by"}`.
 mod legacy {
-    use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use serde::de::{self, IgnoredAny, MapAccess};
     use time::OffsetDateTime;
 
     use super::KeyVersion;
@@ -249,7 +249,7 @@ mod legacy {
 
     pub(super) fn decode(value: &[u8]) -> Result<KeyVersion, Error> {
         let key: JsonKey =
-            serde_json::from_slice(value).map_err(|_| Error::CorruptKey("invalid JSON key"))?;
+            go::decode_struct(value).map_err(|_| Error::CorruptKey("invalid JSON key"))?;
         let kind = match key.algorithm.as_str() {
             "" => KeyType::Aes256,
             algorithm => {
@@ -279,43 +279,32 @@ mod legacy {
         created_by: String,
     }
 
-    impl<'de> Deserialize<'de> for JsonKey {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_map(JsonKeyVisitor)
-        }
-    }
+    impl go::Struct for JsonKey {
+        const EXPECTING: &'static str = "a legacy KES key object";
+        const FIELDS: &'static [&'static str] = &["bytes", "algorithm", "created_at", "created_by"];
 
-    struct JsonKeyVisitor;
-
-    impl<'de> Visitor<'de> for JsonKeyVisitor {
-        type Value = JsonKey;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a legacy KES key object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = JsonKey::default();
-            // Go visits keys in order, so a repeated key (in any spelling) overwrites earlier ones.
-            while let Some(key) = map.next_key::<String>()? {
-                if go::field_matches(&key, "bytes") {
-                    out.bytes = map.next_value()?;
-                } else if go::field_matches(&key, "algorithm") {
-                    go::set_string(&mut out.algorithm, map.next_value()?);
-                } else if go::field_matches(&key, "created_at") {
-                    // time.Time leaves itself unchanged for null, like a string.
+        fn set<'de, A: MapAccess<'de>>(
+            &mut self,
+            field: &str,
+            map: &mut A,
+        ) -> Result<(), A::Error> {
+            match field {
+                "bytes" => self.bytes = map.next_value()?,
+                "algorithm" => go::set_string(&mut self.algorithm, map.next_value()?),
+                // time.Time leaves itself unchanged for null, like a string.
+                "created_at" => {
                     if let Some(text) = map.next_value::<Option<String>>()? {
                         let parsed = go::parse_rfc3339(&text)
                             .ok_or_else(|| de::Error::custom("invalid created_at"))?;
-                        out.created_at = Some(parsed);
+                        self.created_at = Some(parsed);
                     }
-                } else if go::field_matches(&key, "created_by") {
-                    go::set_string(&mut out.created_by, map.next_value()?);
-                } else {
+                }
+                "created_by" => go::set_string(&mut self.created_by, map.next_value()?),
+                _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
-            Ok(out)
+            Ok(())
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{IgnoredAny, MapAccess};
 
 use super::{KeyType, IV_LEN, NONCE_LEN};
 use crate::go;
@@ -71,7 +71,7 @@ fn take<'a>(rd: &mut &'a [u8], len: u32) -> Option<&'a [u8]> {
 /// `{"aead": ..., "id": ..., "iv": b64, "nonce": b64, "bytes": b64}`, decoded as Go's
 /// encoding/json decoded it into a struct (see [`go`]).
 fn json(input: &[u8]) -> Option<Vec<u8>> {
-    let ciphertext: JsonCiphertext = serde_json::from_slice(input).ok()?;
+    let ciphertext: JsonCiphertext = go::decode_struct(input).ok()?;
     if ciphertext.aead != JSON_AES && ciphertext.aead != JSON_CHACHA {
         return None;
     }
@@ -98,40 +98,24 @@ struct JsonCiphertext {
     bytes: go::Bytes,
 }
 
-impl<'de> Deserialize<'de> for JsonCiphertext {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(JsonCiphertextVisitor)
-    }
-}
+impl go::Struct for JsonCiphertext {
+    const EXPECTING: &'static str = "a legacy KES ciphertext object";
+    const FIELDS: &'static [&'static str] = &["aead", "iv", "nonce", "bytes", "id"];
 
-struct JsonCiphertextVisitor;
-
-impl<'de> Visitor<'de> for JsonCiphertextVisitor {
-    type Value = JsonCiphertext;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a legacy KES ciphertext object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = JsonCiphertext::default();
-        // Go visits keys in order, so a repeated key (in any spelling) overwrites earlier ones.
-        while let Some(key) = map.next_key::<String>()? {
-            if go::field_matches(&key, "aead") {
-                go::set_string(&mut out.aead, map.next_value()?);
-            } else if go::field_matches(&key, "iv") {
-                out.iv = map.next_value()?;
-            } else if go::field_matches(&key, "nonce") {
-                out.nonce = map.next_value()?;
-            } else if go::field_matches(&key, "bytes") {
-                out.bytes = map.next_value()?;
-            } else if go::field_matches(&key, "id") {
-                // Ignored, but still a Go string: any other type failed the whole parse.
+    fn set<'de, A: MapAccess<'de>>(&mut self, field: &str, map: &mut A) -> Result<(), A::Error> {
+        match field {
+            "aead" => go::set_string(&mut self.aead, map.next_value()?),
+            "iv" => self.iv = map.next_value()?,
+            "nonce" => self.nonce = map.next_value()?,
+            "bytes" => self.bytes = map.next_value()?,
+            // Ignored, but still a Go string: any other type failed the whole parse.
+            "id" => {
                 map.next_value::<Option<String>>()?;
-            } else {
+            }
+            _ => {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

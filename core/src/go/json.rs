@@ -3,10 +3,34 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, Visitor};
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use zeroize::Zeroizing;
 
 use super::base64::decode_base64;
+
+/// A Go struct as `encoding/json` fills it from an object.
+pub(crate) trait Struct: Default {
+    /// What the decoder expected, for its error message.
+    const EXPECTING: &'static str;
+    /// The fields' names, lowercase ASCII.
+    const FIELDS: &'static [&'static str];
+
+    /// Reads the next value of `map` into `field`, one of [`Self::FIELDS`] (any other name only skips
+    /// the value).
+    fn set<'de, A: MapAccess<'de>>(&mut self, field: &str, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// Decodes a JSON object into `T` as `encoding/json` decodes it into a struct: keys are taken in
+/// order, so a repeated key (in any spelling) overwrites earlier ones; unknown keys are skipped; only
+/// whitespace may follow the object.
+pub(crate) fn decode_struct<T: Struct>(input: &[u8]) -> serde_json::Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_slice(input);
+    let value = deserializer.deserialize_map(StructVisitor(PhantomData))?;
+    deserializer.end()?;
+    Ok(value)
+}
 
 /// Whether encoding/json assigns the JSON object key `key` to the struct field named `field`
 /// (lowercase ASCII).
@@ -73,6 +97,29 @@ impl Visitor<'_> for BytesVisitor {
 
     fn visit_none<E: de::Error>(self) -> Result<Bytes, E> {
         Ok(Bytes(None))
+    }
+}
+
+struct StructVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Struct> Visitor<'de> for StructVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut out = T::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match T::FIELDS.iter().find(|field| field_matches(&key, field)) {
+                Some(field) => out.set(field, &mut map)?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

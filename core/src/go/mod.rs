@@ -10,6 +10,6 @@ mod json;
 mod time;
 
 pub(crate) use self::base64::decode_base64;
-pub(crate) use self::json::{field_matches, set_string, Bytes};
+pub(crate) use self::json::{decode_struct, set_string, Bytes, Struct};
 pub(crate) use self::time::parse_rfc3339;
 pub use self::time::rfc3339;
