@@ -1,8 +1,9 @@
 //! The key cache: parsed keys, so that steady traffic on a key never touches the key store.
 //!
 //! KES expires its cache with periodic whole-cache sweeps run by background tickers. kesrs checks the
-//! same rules per entry when the entry is used, so the cache needs no background task and no runtime of
-//! its own (the bindings embed `Kms` in programs that may not run one):
+//! same rules per entry when the entry is used, so the cache spawns no background task (the bindings
+//! embed `Kms` in programs whose runtime they do not own). Its calls still run on a tokio runtime with a
+//! timer: the offline probe has a deadline. The rules:
 //! - `any`: an entry is refreshed from the store once it is this old;
 //! - `unused`: an entry not used for this long is refreshed;
 //! - `offline`: while the store is unreachable, an entry keeps serving until it is this old.

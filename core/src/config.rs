@@ -24,11 +24,14 @@ use crate::{Identity, KeyName, Policy};
 
 mod duration;
 
+pub use duration::InvalidDuration;
+
 /// Parses Go duration syntax (`5m`, `1h30m`, `720h`, `300ms`) as KES config files write it.
 ///
-/// Negative durations are rejected. `None` for anything that is not Go duration syntax.
-pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
-    duration::parse(s).ok()
+/// Negative durations are rejected. The error reads `invalid duration '...'`, so the command line
+/// takes this function as its parser for every duration flag.
+pub fn parse_duration(s: &str) -> Result<Duration, InvalidDuration> {
+    duration::parse(s).map_err(|_| InvalidDuration(s.to_owned()))
 }
 mod locate;
 mod raw;

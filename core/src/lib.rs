@@ -9,19 +9,28 @@
 //! The public interface is:
 //! - [`Keys`] (async) and [`BlockingKeys`]: the one handle over local or remote keys that every
 //!   binding wraps; `RemoteOptions` (feature `client`) says where a remote one connects.
-//! - [`Kms`], [`DataKey`], [`KeyInfo`], [`KeyList`], [`StoreStatus`]: the key operations.
-//! - [`KeyStore`] and [`StoreError`]: what a backend (memory, fs, Azure Key Vault) must implement.
-//! - [`Config`] and its parts: the KES YAML configuration, parsed and validated.
-//! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values;
-//!   [`ClientChainError`]: why a TLS client's certificate chain has no identity.
-//! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key.
+//! - [`Kms`], [`DataKey`], [`KeyInfo`], [`KeyList`], [`StoreStatus`], [`KeyType`]: the key operations.
+//! - [`KeyStore`] and [`StoreError`]: what a backend must implement; [`keystore`]: the memory, fs and
+//!   Azure Key Vault stores.
+//! - [`Config`] and the rest of [`config`]: the KES YAML configuration, parsed and validated, and
+//!   [`config::parse_duration`] for Go durations given elsewhere.
+//! - [`KeyName`], [`Pattern`], [`Identity`], [`ApiKey`], [`Policy`]: validated values ([`valid_name`]
+//!   checks a name without building one); [`ClientChainError`]: why a TLS client's certificate chain
+//!   has no identity.
+//! - [`CertificateOptions`], [`SelfSignedCertificate`]: certificates made from an API key;
+//!   [`decrypt_private_key_pem`]: a legacy-encrypted PEM key (`tls.password`).
 //! - [`Envelope`], [`Context`], [`DataKeys`], [`AsyncDataKeys`], [`ReuseLimits`] and the stream
 //!   adapters [`SealWriter`], [`OpenReader`], [`AsyncSealWriter`], [`AsyncOpenReader`]: sealed
 //!   messages (docs/envelope.md), with data keys from any of the above. A [`Context`] is bytes or
 //!   a string map, byte for byte as MinIO builds it.
 //! - [`Error`] and [`EnvelopeError`]: the one error type, carrying the exact KES status and message;
-//!   [`ErrorCode`]: its kind as a stable number and name, for the bindings.
-//! - `Client` (feature `client`): the same key operations against a remote KES server.
+//!   [`ErrorCode`]: its kind as a stable number and name, for the bindings; [`StoreOp`]: the key-store
+//!   operation that failed.
+//! - [`rfc3339`]: a time as Go's `time.Time` writes it in JSON.
+//! - [`tls`]: CA loading and the verifiers that accept any certificate (KES's default client-auth
+//!   mode, `--insecure`), shared by the client, the server and the tests.
+//! - `Client` and the rest of `client` (feature `client`): the same key operations against a remote
+//!   KES server.
 
 mod apikey;
 mod cache;
@@ -34,6 +43,7 @@ mod encrypted_pem;
 mod envelope;
 mod error;
 mod format;
+mod go;
 mod identity;
 mod keys;
 pub mod keystore;
@@ -41,6 +51,7 @@ mod kms;
 mod name;
 mod pem_text;
 mod policy;
+pub mod tls;
 
 pub use apikey::{ApiKey, CertificateOptions, SelfSignedCertificate};
 #[cfg(feature = "client")]
@@ -54,7 +65,7 @@ pub use envelope::{
     SealWriter,
 };
 pub use error::{EnvelopeError, Error, ErrorCode, StoreOp};
-pub use format::rfc3339;
+pub use go::rfc3339;
 pub use identity::{ClientChainError, Identity};
 #[cfg(feature = "client")]
 pub use keys::RemoteOptions;

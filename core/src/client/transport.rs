@@ -12,15 +12,15 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::RootCertStore;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::{wire, Client, LogStream};
+use crate::tls::{pem_certificates, DangerAnyServerCertificate};
 use crate::{ApiKey, CertificateOptions, Error};
 
 /// A response body larger than this is refused (the Go client reads at most 1 MiB too).
@@ -120,7 +120,9 @@ impl ClientBuilder {
         let builder = if self.danger_accept_any_server_certificate {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(DangerAnyServerCertificate(provider)))
+                .with_custom_certificate_verifier(Arc::new(DangerAnyServerCertificate::new(
+                    &provider,
+                )))
         } else {
             builder.with_root_certificates(self.roots()?)
         };
@@ -176,8 +178,9 @@ impl ClientBuilder {
             roots.add_parsable_certificates(native.certs);
         }
         for pem in &self.ca_pem {
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|err| config_error(format!("CA certificate: {err}")))?;
+            let certs = pem_certificates(pem)
+                .map_err(|err| config_error(format!("CA certificate: {err}")))?;
+            for cert in certs {
                 roots
                     .add(cert)
                     .map_err(|err| config_error(format!("CA certificate: {err}")))?;
@@ -425,8 +428,7 @@ fn client_certificate(
             ))
         }
         Credentials::Certificate { cert_pem, key_pem } => {
-            let chain = CertificateDer::pem_slice_iter(&cert_pem)
-                .collect::<Result<Vec<_>, _>>()
+            let chain = pem_certificates(&cert_pem)
                 .map_err(|err| config_error(format!("client certificate: {err}")))?;
             if chain.is_empty() {
                 return Err(config_error(
@@ -442,54 +444,4 @@ fn client_certificate(
 
 fn config_error(message: String) -> Error {
     Error::Connect(message)
-}
-
-/// `--insecure`: accepts any server certificate, but still checks the handshake signatures, so the
-/// server must at least hold the private key of the certificate it shows.
-#[derive(Debug)]
-struct DangerAnyServerCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for DangerAnyServerCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }

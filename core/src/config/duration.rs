@@ -18,6 +18,12 @@ pub(super) enum DurationError {
     Negative,
 }
 
+/// A duration [`parse_duration`](super::parse_duration) refused: not Go duration syntax, out of
+/// range, or negative.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration '{0}'")]
+pub struct InvalidDuration(pub(super) String);
+
 /// Parses a Go duration string into a non-negative [`Duration`].
 pub(super) fn parse(s: &str) -> Result<Duration, DurationError> {
     let (negative, mut rest) = match s.strip_prefix('-') {
@@ -218,6 +224,23 @@ mod tests {
         ];
         for input in cases {
             assert_eq!(parse(input), Err(DurationError::Invalid), "{input}");
+        }
+    }
+
+    /// The public parser, as the command line's duration flags use it.
+    #[test]
+    fn public_parser() {
+        use crate::config::parse_duration;
+
+        assert_eq!(
+            parse_duration("720h").unwrap(),
+            Duration::from_secs(720 * 3600)
+        );
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        for input in ["", "10", "3d", "-1s"] {
+            let err = parse_duration(input).unwrap_err();
+            assert_eq!(err.to_string(), format!("invalid duration '{input}'"));
         }
     }
 

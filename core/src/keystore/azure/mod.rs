@@ -22,7 +22,6 @@ use azure_security_keyvault_secrets::models::{
     SecretAttributes, SecretClientGetSecretOptions, SecretProperties, SetSecretParameters,
 };
 use futures::TryStreamExt;
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -30,7 +29,7 @@ use zeroize::Zeroizing;
 
 use super::{KeyStore, StoreError};
 use crate::config::{AzureConfig, AzureCredentials};
-use crate::KeyName;
+use crate::{tls, KeyName};
 use retry::{retry, Backoff, Failure, Permission};
 
 mod client;
@@ -121,20 +120,7 @@ impl AzureOptions {
                 .into(),
             )
         };
-        let files = if path.is_dir() {
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(path).map_err(|err| failed(path, &err))? {
-                let file = entry.map_err(|err| failed(path, &err))?.path();
-                if !file.is_dir() {
-                    files.push(file);
-                }
-            }
-            // Sorted, so that an error always names the same file.
-            files.sort();
-            files
-        } else {
-            vec![path.to_owned()]
-        };
+        let files = tls::ca_files(path).map_err(|err| failed(path, &err))?;
         for file in files {
             let pem = std::fs::read(&file).map_err(|err| failed(&file, &err))?;
             self.add_ca_pem(&pem).map_err(|err| match err {
@@ -147,18 +133,15 @@ impl AzureOptions {
 
     /// Trusts the certificates of a PEM file's contents in addition to the system roots.
     pub fn add_ca_pem(&mut self, pem: &[u8]) -> Result<(), StoreError> {
-        let before = self.ca_certificates.len();
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|err| {
-                StoreError::Failed(format!("invalid CA certificate PEM: {err}").into())
-            })?;
-            self.ca_certificates.push(cert);
-        }
-        if self.ca_certificates.len() == before {
+        let certs = tls::pem_certificates(pem).map_err(|err| {
+            StoreError::Failed(format!("invalid CA certificate PEM: {err}").into())
+        })?;
+        if certs.is_empty() {
             return Err(StoreError::Failed(
                 "the CA file holds no PEM certificate".into(),
             ));
         }
+        self.ca_certificates.extend(certs);
         Ok(())
     }
 }

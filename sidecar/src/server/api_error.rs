@@ -5,8 +5,8 @@ use std::fmt;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 
-use crate::gojson;
-use crate::response::{self, Response};
+use super::gojson;
+use super::response::{self, Response};
 
 /// Everything a request can fail with. Each variant answers with KES's exact status and message.
 #[non_exhaustive]
@@ -162,7 +162,7 @@ mod tests {
 
     /// The error vectors in `tests/vectors/kes-vectors.json` (copied from shared/ into the repository).
     fn vectors() -> serde_json::Value {
-        let text = include_str!("../../tests/vectors/kes-vectors.json");
+        let text = include_str!("../../../tests/vectors/kes-vectors.json");
         serde_json::from_str(text).unwrap()
     }
 

@@ -15,9 +15,8 @@ use tracing::{debug, error, info, warn};
 
 use kesrs_core::Config;
 
-use crate::server::build_state;
-use crate::state::{Settings, SetupError, Shared};
-use crate::tls::CertSource;
+use super::state::{build_state, Settings, SetupError, Shared};
+use super::tls::CertSource;
 
 /// How long the files must be quiet before a change is reloaded: cert-manager and Kubernetes write
 /// a certificate, its key and the CA as several events, which must become one reload.
@@ -107,7 +106,7 @@ pub(crate) async fn reload(shared: &Shared) -> Result<Option<Outcome>, SetupErro
             state.settings.address
         );
     }
-    for finding in crate::check::static_findings(&state.settings) {
+    for finding in super::check::static_findings(&state.settings) {
         finding.log();
     }
     let cert_not_after = state.cert_not_after;

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use tokio::sync::watch;
 
-use crate::response::{Body, TimedOut};
+use super::response::{Body, TimedOut};
 
 /// The requests in flight on one connection.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use kesrs_core::{Client, Error, KeyName};
 
-use crate::client_cli::ClientArgs;
+use super::client::ClientArgs;
 
 /// What `kesrs bench` runs.
 #[derive(Debug, Args)]
@@ -35,7 +35,7 @@ pub(crate) struct BenchArgs {
     #[arg(short = 't', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
     /// How long to run, as a Go duration.
-    #[arg(short = 'd', long, default_value = "10s", value_parser = crate::cli::parse_go_duration)]
+    #[arg(short = 'd', long, default_value = "10s", value_parser = kesrs_core::config::parse_duration)]
     duration: Duration,
     /// Stop after this many requests instead (overrides --duration).
     #[arg(short = 'n', long)]

@@ -12,8 +12,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use kesrs_core::config::{CacheConfig, ClientAuth, HttpConfig, KeyStoreConfig, LogConfig};
 use kesrs_core::ApiKey;
 
-use crate::state::Settings;
-use crate::tls::{CertSource, TlsSettings};
+use super::state::Settings;
+use super::tls::{CertSource, TlsSettings};
 
 /// `--dev`'s default address: loopback only, unlike KES's 0.0.0.0, since anyone could connect.
 pub(crate) const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7373);

@@ -80,7 +80,7 @@ pub(crate) fn empty(status: StatusCode) -> Response {
 
 /// `api.ReplyWith`: 200, `application/json`, the body ending in `\n` (the caller's [`Object::finish_line`]).
 ///
-/// [`Object::finish_line`]: crate::gojson::Object::finish_line
+/// [`Object::finish_line`]: super::gojson::Object::finish_line
 pub(crate) fn json(body: String) -> Response {
     with_body(StatusCode::OK, "application/json", body.into())
 }
@@ -88,7 +88,7 @@ pub(crate) fn json(body: String) -> Response {
 /// [`json`] for a body that carries key material ([`gojson::secret_line`]): its buffer is wiped once
 /// hyper has written and dropped it.
 ///
-/// [`gojson::secret_line`]: crate::gojson::secret_line
+/// [`gojson::secret_line`]: super::gojson::secret_line
 pub(crate) fn secret_json(body: Zeroizing<Vec<u8>>) -> Response {
     with_body(StatusCode::OK, "application/json", Bytes::from_owner(body))
 }

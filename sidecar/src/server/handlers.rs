@@ -9,13 +9,13 @@ use hyper::body::Incoming;
 
 use kesrs_core::{Identity, KeyName, Pattern};
 
-use crate::api_error::ApiError;
-use crate::body::{self, Fields};
-use crate::gojson::{self, Object};
-use crate::metrics::{self, Process};
-use crate::response::{self, Response};
-use crate::routes::{RouteId, ROUTES};
-use crate::state::{Shared, State};
+use super::api_error::ApiError;
+use super::body::{self, Fields};
+use super::gojson::{self, Object};
+use super::metrics::{self, Process};
+use super::response::{self, Response};
+use super::routes::{RouteId, ROUTES};
+use super::state::{Shared, State};
 
 /// The server version `/version` and `/v1/status` report.
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -24,8 +24,8 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::Layer;
 
-use crate::gojson::{self, Object};
-use crate::response::Response;
+use super::gojson::{self, Object};
+use super::response::Response;
 
 /// slog's level numbers, which KES's `log.error` and `log.audit` use.
 pub(crate) const LEVEL_INFO: i32 = 0;

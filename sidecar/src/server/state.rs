@@ -17,10 +17,10 @@ use kesrs_core::config::{
 };
 use kesrs_core::{Config, Identity, KeyName, Kms, Policy};
 
-use crate::logs::{ErrorLevel, Logs};
-use crate::metrics::Metrics;
-use crate::routes::{Auth, Route, ROUTES};
-use crate::tls::{self, CertSource, Resumption, TlsError, TlsSettings};
+use super::logs::{ErrorLevel, Logs};
+use super::metrics::Metrics;
+use super::routes::{Auth, Route, ROUTES};
+use super::tls::{self, CertSource, Resumption, TlsError, TlsSettings};
 
 /// What the server runs with: a validated config file, or `--dev`'s settings.
 #[derive(Debug)]
@@ -109,6 +109,18 @@ pub(crate) struct State {
     routes: Vec<RouteSettings>,
     /// Identity → policy name.
     identities: HashMap<Identity, String>,
+}
+
+/// Builds a [`State`] off the runtime: opening a key store and reading PEM files block. The key
+/// store of `previous` is kept when its config did not change.
+pub(crate) async fn build_state(
+    settings: Settings,
+    resumption: Resumption,
+    previous: Option<Arc<State>>,
+) -> Result<State, SetupError> {
+    tokio::task::spawn_blocking(move || State::build(settings, &resumption, previous.as_deref()))
+        .await
+        .map_err(|e| SetupError::Other(format!("start-up task failed: {e}")))?
 }
 
 impl State {

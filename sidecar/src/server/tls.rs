@@ -4,22 +4,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{
-    CertificateDer, PrivateKeyDer, SignatureVerificationAlgorithm, SubjectPublicKeyInfoDer,
-    UnixTime,
-};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ProducesTickets, StoresServerSessions, WebPkiClientVerifier};
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, PeerMisbehaved, RootCertStore,
-    ServerConfig, SignatureScheme,
-};
+use rustls::{RootCertStore, ServerConfig};
 use tracing::warn;
 
 use kesrs_core::config::ClientAuth;
+use kesrs_core::tls::{ca_files, DangerAnyClientCertificate};
 use kesrs_core::{ClientChainError, Identity};
 
 /// Where the server certificate comes from.
@@ -127,7 +120,7 @@ pub(crate) fn server_config(
     let mandatory = !settings.optional_client_cert;
     let verifier: Arc<dyn ClientCertVerifier> = match settings.client_auth {
         ClientAuth::DangerAnyCertificate => {
-            Arc::new(DangerAnyCertificate::new(provider.clone(), mandatory))
+            Arc::new(DangerAnyClientCertificate::new(&provider, mandatory))
         }
         ClientAuth::Verify => {
             let roots = client_roots(settings.ca.as_deref())?;
@@ -163,124 +156,6 @@ pub(crate) fn peer_identity(
     chain: Option<&[CertificateDer<'_>]>,
 ) -> Result<Identity, ClientChainError> {
     Identity::of_client_chain(chain.unwrap_or_default())
-}
-
-/// DANGER: accepts any client certificate without checking its chain or validity.
-///
-/// This is KES's default (`RequireAnyClientCert`): identities are pinned by public key, and MinIO never
-/// renews its API-key certificate. The handshake signature is still verified, so the client proves it
-/// holds the private key of the certificate it presents.
-#[derive(Debug)]
-pub(crate) struct DangerAnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-    mandatory: bool,
-}
-
-impl DangerAnyCertificate {
-    pub(crate) fn new(provider: Arc<CryptoProvider>, mandatory: bool) -> Self {
-        Self {
-            algorithms: provider.signature_verification_algorithms,
-            mandatory,
-        }
-    }
-}
-
-impl DangerAnyCertificate {
-    /// The signature algorithms `scheme` may stand for; an unsupported scheme is the client's fault.
-    fn candidates(
-        &self,
-        scheme: SignatureScheme,
-    ) -> Result<&'static [&'static dyn SignatureVerificationAlgorithm], rustls::Error> {
-        self.algorithms
-            .mapping
-            .iter()
-            .find(|(supported, _)| *supported == scheme)
-            .map(|(_, algorithms)| *algorithms)
-            .ok_or_else(|| PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into())
-    }
-}
-
-/// A certificate's public key, for checking its handshake signature against the key alone, as Go's
-/// TLS stack does when it asks for any client certificate. rustls's certificate helpers first parse
-/// it with webpki's end-entity rules, which refuse X.509 v1 certificates (what `openssl x509 -req`
-/// makes without extensions) and unknown critical extensions: KES accepts both, and so must kesrs.
-fn public_key_of(
-    cert: &CertificateDer<'_>,
-) -> Result<SubjectPublicKeyInfoDer<'static>, rustls::Error> {
-    let (_, parsed) = x509_parser::parse_x509_certificate(cert)
-        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
-    Ok(SubjectPublicKeyInfoDer::from(
-        parsed.tbs_certificate.subject_pki.raw.to_vec(),
-    ))
-}
-
-/// [`rustls::crypto::verify_tls12_signature`] against the certificate's public key alone (see
-/// [`public_key_of`]). TLS 1.2 schemes do not name the curve: any algorithm the scheme maps to may
-/// verify, as rustls tries them.
-fn verify_tls12_with_public_key(
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-    candidates: &[&dyn SignatureVerificationAlgorithm],
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    let spki = public_key_of(cert)?;
-    let key = webpki::RawPublicKeyEntity::try_from(&spki)
-        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
-    let verified = candidates.iter().any(|algorithm| {
-        key.verify_signature(*algorithm, message, dss.signature())
-            .is_ok()
-    });
-    if verified {
-        Ok(HandshakeSignatureValid::assertion())
-    } else {
-        Err(rustls::Error::InvalidCertificate(
-            CertificateError::BadSignature,
-        ))
-    }
-}
-
-impl ClientCertVerifier for DangerAnyCertificate {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.mandatory
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let candidates = self.candidates(dss.scheme)?;
-        verify_tls12_with_public_key(message, cert, dss, candidates)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let spki = public_key_of(cert)?;
-        rustls::crypto::verify_tls13_signature_with_raw_key(message, &spki, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        // ring offers Ed25519, ECDSA (P-256, P-384) and RSA (PKCS#1 and PSS): what Go clients use.
-        self.algorithms.supported_schemes()
-    }
 }
 
 pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -370,18 +245,7 @@ fn client_roots(ca: Option<&Path>) -> Result<RootCertStore, TlsError> {
         path: ca.display().to_string(),
         reason,
     };
-    let files = if ca.is_dir() {
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(ca).map_err(|e| ca_err(e.to_string()))? {
-            let path = entry.map_err(|e| ca_err(e.to_string()))?.path();
-            if !path.is_dir() {
-                files.push(path);
-            }
-        }
-        files
-    } else {
-        vec![ca.to_path_buf()]
-    };
+    let files = ca_files(ca).map_err(|e| ca_err(e.to_string()))?;
     for file in files {
         for cert in read_certs(&file).map_err(|e| ca_err(e.to_string()))? {
             roots.add(cert).map_err(|e| ca_err(e.to_string()))?;

@@ -1,6 +1,6 @@
 //! Start-up, the accept loop, and one request from top to bottom:
 //! accept → spawn → TLS handshake (with a deadline) → peer identity → route → auth → handler → response
-//! (HTTP/2 requests run on their connection's task, see `streams`).
+//! (HTTP/2 requests run on their connection's task, see `http2_executor`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -21,17 +21,17 @@ use tracing::{debug, error, info, warn};
 
 use kesrs_core::{ClientChainError, Identity};
 
-use crate::api_error::{ApiError, ErrorCause};
-use crate::handlers;
-use crate::idle;
-use crate::logs::{AuditEvent, ErrorLevel, Logs};
-use crate::metrics::Metrics;
-use crate::reload;
-use crate::response::{self, Response, TimedOut};
-use crate::routes::{self, Auth, Match, Route};
-use crate::state::{RouteSettings, Settings, SetupError, Shared, State};
-use crate::streams::{self, Requests};
-use crate::tls::{self, Resumption};
+use super::api_error::{ApiError, ErrorCause};
+use super::handlers;
+use super::http2_executor::{self, Requests};
+use super::idle;
+use super::logs::{AuditEvent, ErrorLevel, Logs};
+use super::metrics::Metrics;
+use super::reload;
+use super::response::{self, Response, TimedOut};
+use super::routes::{self, Auth, Match, Route};
+use super::state::{build_state, RouteSettings, Settings, SetupError, Shared, State};
+use super::tls::{self, Resumption};
 
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -121,25 +121,13 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
     }
     if shared.config_path.is_some() {
         // The preflight items that need no key-store call; `kesrs check` also probes the key store.
-        for finding in crate::check::static_findings(&shared.state.load().settings) {
+        for finding in super::check::static_findings(&shared.state.load().settings) {
             finding.log();
         }
     }
     info!("listening on https://{local}");
     serve(listener, shared, shutdown_tx).await;
     Ok(())
-}
-
-/// Builds a [`State`] off the runtime: opening a key store and reading PEM files block. The key
-/// store of `previous` is kept when its config did not change.
-pub(crate) async fn build_state(
-    settings: Settings,
-    resumption: Resumption,
-    previous: Option<Arc<State>>,
-) -> Result<State, SetupError> {
-    tokio::task::spawn_blocking(move || State::build(settings, &resumption, previous.as_deref()))
-        .await
-        .map_err(|e| SetupError::Other(format!("start-up task failed: {e}")))?
 }
 
 /// Accepts connections until a termination signal, then drains them.
@@ -323,7 +311,7 @@ async fn handle(
                 } else {
                     // Like Go's write deadline: it covers the handler and writing the whole body.
                     let deadline = tokio::time::Instant::from_std(received) + settings.timeout;
-                    streams::set_deadline(deadline);
+                    http2_executor::set_deadline(deadline);
                     tokio::time::timeout_at(deadline, work)
                         .await
                         .map(|response| {

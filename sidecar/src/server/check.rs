@@ -20,9 +20,9 @@ use x509_parser::extensions::GeneralName;
 use kesrs_core::config::{ClientAuth, KeyStoreConfig};
 use kesrs_core::{Config, KeyName, Kms};
 
-use crate::routes::{Auth, ROUTES};
-use crate::state::Settings;
-use crate::tls::{self, CertSource, Resumption};
+use super::routes::{Auth, ROUTES};
+use super::state::Settings;
+use super::tls::{self, CertSource, Resumption};
 
 /// How much validity a server certificate must have left by default.
 pub(crate) const DEFAULT_MIN_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -750,7 +750,7 @@ mod tests {
 
     #[test]
     fn minio_routes_need_a_policy_unless_skipped() {
-        let settings = crate::dev::settings("127.0.0.1:0".parse().unwrap())
+        let settings = crate::server::dev::settings("127.0.0.1:0".parse().unwrap())
             .unwrap()
             .0;
         assert!(needs_policy(&settings, "/v1/key/generate/k"));
