@@ -9,12 +9,12 @@ use arc_swap::ArcSwapOption;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use kesrs_core::{Error, Keys};
+use kesrs_core::{Context, Envelope, Error, Keys};
 
 use crate::bridge::spawn;
+use crate::envelope::{self as env, Outcome, SharedAsync, Slot};
 use crate::error::to_py;
 use crate::input::{self, bytes, key_name};
-use crate::keys::CLOSED;
 use crate::open::{self, Remote};
 use crate::values::{DataKey, KeyInfo, Nothing, Secret, StoreStatus};
 
@@ -24,7 +24,7 @@ use crate::values::{DataKey, KeyInfo, Nothing, Secret, StoreStatus};
 /// handle made before `os.fork()` raises `ForkedError` in the child.
 #[pyclass(module = "kesrs", frozen)]
 pub(crate) struct AsyncKeys {
-    inner: ArcSwapOption<Keys>,
+    inner: Slot<Keys>,
 }
 
 #[pymethods]
@@ -205,6 +205,121 @@ impl AsyncKeys {
         spawn(py, async move { keys.hmac(&name, &message).await })
     }
 
+    /// Seals `data` under the key `name`, bound to `context`. See `Keys.seal`.
+    #[pyo3(signature = (name, data, context=None))]
+    fn seal<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        data: &Bound<'py, PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let keys = self.handle(py)?;
+        let name = key_name(py, &name)?;
+        // Copied to outlive this call; wiped when the call ends.
+        let data = zeroize::Zeroizing::new(bytes(data)?.into_owned());
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        spawn(py, async move { keys.seal(&name, &data, &context).await })
+    }
+
+    /// Opens a sealed message with the `context` it was sealed with; `accept` restricts the key
+    /// names. See `Keys.open`.
+    #[pyo3(signature = (sealed, context=None, *, accept=None))]
+    fn open<'py>(
+        &self,
+        py: Python<'py>,
+        sealed: &Bound<'py, PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+        accept: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let keys = self.handle(py)?;
+        let sealed = bytes(sealed)?.into_owned();
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        let envelope = env::envelope(keys, env::accepted(py, accept)?);
+        spawn(py, async move {
+            envelope.open_async(&sealed, &context).await.map(Secret)
+        })
+    }
+
+    /// `Keys.seal_stream` as a coroutine. File objects are blocking, so the stream runs on a worker
+    /// thread of kesrs' runtime (its blocking pool), never on the event loop; the worker takes the GIL
+    /// only for each `read` and `write` call.
+    #[pyo3(signature = (name, src, dst, context=None))]
+    fn seal_stream<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        src: Py<PyAny>,
+        dst: Py<PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let keys = self.handle(py)?;
+        let name = key_name(py, &name)?;
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        on_worker(py, move || {
+            let envelope = Envelope::new(keys.blocking());
+            env::seal_stream(&envelope, &name, &context, &src, &dst, true)
+        })
+    }
+
+    /// `Keys.open_stream` as a coroutine, on a worker thread as `seal_stream`.
+    #[pyo3(signature = (src, dst, context=None, *, accept=None))]
+    fn open_stream<'py>(
+        &self,
+        py: Python<'py>,
+        src: Py<PyAny>,
+        dst: Py<PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+        accept: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let keys = self.handle(py)?;
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        let accept = env::accepted(py, accept)?;
+        on_worker(py, move || {
+            let envelope = env::envelope(keys.blocking(), accept);
+            env::open_stream(&envelope, &context, &src, &dst, true)
+        })
+    }
+
+    /// `Keys.open_range` as a coroutine, on a worker thread as `seal_stream`.
+    #[pyo3(signature = (src, offset, length, context=None, *, accept=None))]
+    fn open_range<'py>(
+        &self,
+        py: Python<'py>,
+        src: Py<PyAny>,
+        offset: u64,
+        length: u64,
+        context: Option<&Bound<'py, PyAny>>,
+        accept: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let keys = self.handle(py)?;
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        let accept = env::accepted(py, accept)?;
+        on_worker(py, move || {
+            let envelope = env::envelope(keys.blocking(), accept);
+            env::open_range(&envelope, &context, &src, offset, length, true).map(Secret)
+        })
+    }
+
+    /// An `AsyncSealer`, whose `seal` reuses data keys within the limits. See
+    /// `Keys.with_data_key_reuse`.
+    #[pyo3(signature = (*, messages, bytes, seconds))]
+    fn with_data_key_reuse(
+        &self,
+        py: Python<'_>,
+        messages: u64,
+        bytes: u64,
+        seconds: f64,
+    ) -> PyResult<env::AsyncSealer> {
+        self.handle(py)?;
+        let limits = env::reuse_limits(py, messages, bytes, seconds)?;
+        Ok(env::AsyncSealer {
+            envelope: Arc::new(
+                Envelope::new(SharedAsync(Arc::clone(&self.inner))).reuse_data_keys(limits),
+            ),
+        })
+    }
+
     /// The key store's health: a `StoreStatus` with its latency, or `KeyStoreUnavailableError`.
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let keys = self.handle(py)?;
@@ -246,17 +361,30 @@ impl AsyncKeys {
     }
 }
 
+/// An awaitable for a blocking stream call, run on the runtime's blocking pool.
+fn on_worker<'py, T>(
+    py: Python<'py>,
+    call: impl FnOnce() -> Result<T, env::Failure> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    spawn(py, async move {
+        tokio::task::spawn_blocking(move || Outcome(call()))
+            .await
+            .map_err(|err| Error::Runtime(format!("stream worker failed: {err}")))
+    })
+}
+
 impl AsyncKeys {
     fn new(keys: Keys) -> Self {
         Self {
-            inner: ArcSwapOption::from_pointee(keys),
+            inner: Arc::new(ArcSwapOption::from_pointee(keys)),
         }
     }
 
     /// The open handle, or the error a closed one gives.
     fn handle(&self, py: Python<'_>) -> PyResult<Arc<Keys>> {
-        self.inner
-            .load_full()
-            .ok_or_else(|| to_py(py, Error::InvalidArgument(CLOSED.into())))
+        env::load(&self.inner).map_err(|err| to_py(py, err))
     }
 }

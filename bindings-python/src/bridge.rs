@@ -155,3 +155,10 @@ pub(crate) fn register_hooks(module: &Bound<'_, PyModule>) -> PyResult<()> {
         .call_method("register_at_fork", (), Some(&kwargs))?;
     Ok(())
 }
+
+/// Runs `f` attached to the interpreter from a thread of ours (a stream's worker), unless the
+/// interpreter is exiting: then `None`, and the stream fails instead of being stopped mid-call.
+pub(crate) fn attach_unless_exiting<T>(f: impl FnOnce(Python<'_>) -> T) -> Option<T> {
+    let _completion = Completions::start()?;
+    Some(Python::attach(f))
+}

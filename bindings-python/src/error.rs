@@ -59,6 +59,7 @@ fn class_name(code: ErrorCode) -> &'static str {
         ErrorCode::Config => "ConfigError",
         ErrorCode::Forked => "ForkedError",
         ErrorCode::Internal => "InternalError",
+        ErrorCode::Io => "KesIOError",
         _ => "KesError",
     }
 }

@@ -9,8 +9,9 @@ use arc_swap::ArcSwapOption;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
-use kesrs_core::{BlockingKeys, Error};
+use kesrs_core::{BlockingKeys, Context, Envelope};
 
+use crate::envelope::{self as env, SharedBlocking, Slot};
 use crate::error::to_py;
 use crate::input::{self, bytes, key_name};
 use crate::open::{self, Remote};
@@ -24,7 +25,7 @@ use crate::values::{DataKey, KeyInfo, StoreStatus};
 /// to let go of the key store and connections before the handle is collected.
 #[pyclass(module = "kesrs", frozen)]
 pub(crate) struct Keys {
-    inner: ArcSwapOption<BlockingKeys>,
+    inner: Slot<BlockingKeys>,
 }
 
 #[pymethods]
@@ -203,6 +204,133 @@ impl Keys {
             .map_err(|err| to_py(py, err))
     }
 
+    /// Seals `data` under the key `name`, bound to `context` (bytes, or a dict of str to str): a fresh
+    /// data key from the key, and the envelope of docs/envelope.md (a small header, then the data as
+    /// DARE 2.0 packages of 64 KiB). `open` gives `data` back with the same context.
+    #[pyo3(signature = (name, data, context=None))]
+    fn seal<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        data: &Bound<'py, PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let keys = self.handle(py)?;
+        let name = key_name(py, &name)?;
+        let data = bytes(data)?;
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        py.detach(|| keys.seal(&name, &data, &context))
+            .map(|sealed| PyBytes::new(py, &sealed))
+            .map_err(|err| to_py(py, err))
+    }
+
+    /// Opens a sealed message with the `context` it was sealed with, using the key its header names.
+    /// `accept` (KES patterns, e.g. `["my-app-*"]`) restricts which key names are accepted; others
+    /// raise `NotAllowedError` before any key is used. A tampered, truncated or wrongly bound message
+    /// raises `DecryptError`.
+    #[pyo3(signature = (sealed, context=None, *, accept=None))]
+    fn open<'py>(
+        &self,
+        py: Python<'py>,
+        sealed: &Bound<'py, PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+        accept: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let keys = self.handle(py)?;
+        let sealed = bytes(sealed)?;
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        let envelope = env::envelope(&*keys, env::accepted(py, accept)?);
+        let plaintext = py
+            .detach(|| envelope.open(&sealed, &context))
+            .map_err(|err| to_py(py, err))?;
+        Ok(PyBytes::new(py, plaintext.as_slice()))
+    }
+
+    /// Seals everything read from the binary file object `src` (`src.read(n)` until it returns
+    /// `b""`) into `dst` (`dst.write(b)`), in chunks of 64 KiB: memory stays bounded whatever the
+    /// size. Returns the number of bytes written to `dst`. The GIL is held only for each `read` and
+    /// `write` call. An exception from `src` or `dst` is raised as it is; `dst` then holds a partial
+    /// message that does not open.
+    #[pyo3(signature = (name, src, dst, context=None))]
+    fn seal_stream(
+        &self,
+        py: Python<'_>,
+        name: String,
+        src: Py<PyAny>,
+        dst: Py<PyAny>,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let keys = self.handle(py)?;
+        let name = key_name(py, &name)?;
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        let envelope = Envelope::new(&*keys);
+        py.detach(|| env::seal_stream(&envelope, &name, &context, &src, &dst, false))
+            .map_err(|err| err.into_py(py))
+    }
+
+    /// Opens the sealed message read from `src` into `dst`, 64 KiB at a time; returns the number of
+    /// plaintext bytes written. Each package is written only after it is authenticated, and the call
+    /// succeeds only once the whole message is; if it raises (`DecryptError` for a tampered or
+    /// truncated message), discard what `dst` received.
+    #[pyo3(signature = (src, dst, context=None, *, accept=None))]
+    fn open_stream(
+        &self,
+        py: Python<'_>,
+        src: Py<PyAny>,
+        dst: Py<PyAny>,
+        context: Option<&Bound<'_, PyAny>>,
+        accept: Option<Vec<String>>,
+    ) -> PyResult<u64> {
+        let keys = self.handle(py)?;
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        let envelope = env::envelope(&*keys, env::accepted(py, accept)?);
+        py.detach(|| env::open_stream(&envelope, &context, &src, &dst, false))
+            .map_err(|err| err.into_py(py))
+    }
+
+    /// `length` plaintext bytes from `offset` of the sealed message in the seekable binary file object
+    /// `src`, from its current position to its end. Reads the header and only the packages the range
+    /// covers (64 KiB each), and authenticates those; `InvalidArgumentError` if the range is beyond
+    /// the message.
+    #[pyo3(signature = (src, offset, length, context=None, *, accept=None))]
+    fn open_range<'py>(
+        &self,
+        py: Python<'py>,
+        src: Py<PyAny>,
+        offset: u64,
+        length: u64,
+        context: Option<&Bound<'py, PyAny>>,
+        accept: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let keys = self.handle(py)?;
+        let context = Context::from_bytes(input::context(context)?.into_owned());
+        let envelope = env::envelope(&*keys, env::accepted(py, accept)?);
+        let plaintext = py
+            .detach(|| env::open_range(&envelope, &context, &src, offset, length, false))
+            .map_err(|err| err.into_py(py))?;
+        Ok(PyBytes::new(py, plaintext.as_slice()))
+    }
+
+    /// A `Sealer` whose `seal` reuses one data key for up to `messages` messages, `bytes` plaintext
+    /// bytes and `seconds` seconds per (key name, context); all three required and non-zero. Off
+    /// unless asked for: it trades fewer KES calls for a larger loss if a data key leaks. Streams
+    /// always get a fresh data key. Closing this handle closes the sealer.
+    #[pyo3(signature = (*, messages, bytes, seconds))]
+    fn with_data_key_reuse(
+        &self,
+        py: Python<'_>,
+        messages: u64,
+        bytes: u64,
+        seconds: f64,
+    ) -> PyResult<env::Sealer> {
+        self.handle(py)?;
+        let limits = env::reuse_limits(py, messages, bytes, seconds)?;
+        Ok(env::Sealer {
+            envelope: Envelope::new(SharedBlocking(Arc::clone(&self.inner)))
+                .reuse_data_keys(limits),
+        })
+    }
+
     /// The key store's health: a `StoreStatus` with its latency, or `KeyStoreUnavailableError`.
     fn status(&self, py: Python<'_>) -> PyResult<StoreStatus> {
         let keys = self.handle(py)?;
@@ -241,15 +369,13 @@ impl Keys {
 impl Keys {
     fn new(keys: BlockingKeys) -> Self {
         Self {
-            inner: ArcSwapOption::from_pointee(keys),
+            inner: Arc::new(ArcSwapOption::from_pointee(keys)),
         }
     }
 
     /// The open handle, or the error a closed one gives.
     fn handle(&self, py: Python<'_>) -> PyResult<Arc<BlockingKeys>> {
-        self.inner
-            .load_full()
-            .ok_or_else(|| to_py(py, Error::InvalidArgument(CLOSED.into())))
+        env::load(&self.inner).map_err(|err| to_py(py, err))
     }
 }
 

@@ -12,8 +12,8 @@
 //! - [`values`] holds what calls return (`DataKey`, `KeyInfo`, `StoreStatus`), [`input`] what they
 //!   take (names, patterns, contexts), [`open`] how handles are opened.
 //!
-//! The sealed-message envelope (`seal`, `open`, streams, ranges) is not bound yet: core's
-//! `envelope` module is still being written. It will be methods on both handles, beside `encrypt`.
+//! - [`envelope`] binds core's sealed messages (`seal`, `open`, streams and ranges over Python file
+//!   objects, data-key reuse) for both handles.
 
 // pyo3's #[pyclass], #[pymethods] and #[pymodule] expand to `unsafe` FFI glue (the C-API calls behind
 // every Python-visible function). This crate writes no `unsafe` of its own; the workspace denies it
@@ -24,6 +24,7 @@ use pyo3::prelude::*;
 
 mod async_keys;
 mod bridge;
+mod envelope;
 mod error;
 mod input;
 mod keys;
@@ -35,6 +36,8 @@ mod values;
 fn _kesrs(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<keys::Keys>()?;
     module.add_class::<async_keys::AsyncKeys>()?;
+    module.add_class::<envelope::Sealer>()?;
+    module.add_class::<envelope::AsyncSealer>()?;
     module.add_class::<values::DataKey>()?;
     module.add_class::<values::KeyInfo>()?;
     module.add_class::<values::StoreStatus>()?;

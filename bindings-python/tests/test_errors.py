@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ CLASSES = [
     (kesrs.ConfigError, "KES_CONFIG"),
     (kesrs.ForkedError, "KES_FORKED"),
     (kesrs.InternalError, "KES_INTERNAL"),
+    (kesrs.KesIOError, "KES_IO"),
 ]
 
 
@@ -49,6 +51,7 @@ def test_every_class_is_a_kes_error_with_a_docstring() -> None:
         assert issubclass(cls, kesrs.KesError) and cls.__doc__, cls
         assert code in cls.__doc__, cls
     assert issubclass(kesrs.InvalidArgumentError, ValueError)
+    assert issubclass(kesrs.KesIOError, OSError)
     assert kesrs.KesError.__doc__
 
 
@@ -69,6 +72,13 @@ def test_local_errors(tmp_path: Path) -> None:
     assert (err.status, err.message) == (400, "decryption failed: ciphertext is not authentic")
     err = raised(kesrs.UnsupportedAlgorithmError, keys.import_key, "des", bytes(32), "DES")
     assert (err.status, err.message) == (406, "algorithm 'DES' is not supported")
+
+    class NonBlocking:
+        def read(self, n: int) -> None:
+            return None
+
+    err = raised(kesrs.KesIOError, keys.seal_stream, "k", NonBlocking(), io.BytesIO())
+    assert (err.status, err.message) == (500, "I/O failed")
 
     # Wrong Python types are TypeErrors, not KES errors.
     with pytest.raises(TypeError):

@@ -11,13 +11,26 @@ kesrs bindings read back::
         ...  # encrypt with dek.plaintext, store dek.ciphertext
         plaintext = keys.decrypt("my-key", dek.ciphertext, {"bucket": "bucket/object"})
 
+        sealed = keys.seal("my-key", b"data", {"bucket": "bucket/object"})   # a sealed message
+        assert keys.open(sealed, {"bucket": "bucket/object"}) == b"data"
+        # and seal_stream / open_stream / open_range over binary files, 64 KiB at a time.
+
 `Keys` blocks (releasing the GIL), `AsyncKeys` returns awaitables. Errors are `KesError` subclasses,
 in `kesrs.exceptions`.
 """
 
 from __future__ import annotations
 
-from kesrs._kesrs import AsyncKeys, DataKey, KeyInfo, Keys, StoreStatus, context_from_map
+from kesrs._kesrs import (
+    AsyncKeys,
+    AsyncSealer,
+    DataKey,
+    KeyInfo,
+    Keys,
+    Sealer,
+    StoreStatus,
+    context_from_map,
+)
 from kesrs.exceptions import (
     ConfigError,
     ConnectionFailedError,
@@ -27,6 +40,7 @@ from kesrs.exceptions import (
     InternalError,
     InvalidArgumentError,
     KesError,
+    KesIOError,
     KeyExistsError,
     KeyNotFoundError,
     KeyStoreUnavailableError,
@@ -38,9 +52,11 @@ from kesrs.exceptions import (
 
 __all__ = [
     "AsyncKeys",
+    "AsyncSealer",
     "DataKey",
     "KeyInfo",
     "Keys",
+    "Sealer",
     "StoreStatus",
     "context_from_map",
     "ConfigError",
@@ -51,6 +67,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "KesError",
+    "KesIOError",
     "KeyExistsError",
     "KeyNotFoundError",
     "KeyStoreUnavailableError",

@@ -3,14 +3,34 @@
 Bytes arguments take ``bytes`` (not copied), ``bytearray`` or ``memoryview``. A context is such
 bytes, or a mapping of str to str, which is bound as MinIO binds its contexts (canonical JSON, see
 `context_from_map`); omitted, it is empty.
+
+Streams take binary file objects: a source has ``read(n) -> bytes`` (``b""`` at the end), a
+destination ``write(b)`` (returning the count written, or ``None``); `open_range` also needs
+``seek(offset, whence)``. Open files (``open(path, "rb")``), ``io.BytesIO``, sockets' ``makefile``
+and the like all qualify.
 """
 
 import datetime
 import os
 from types import TracebackType
-from typing import Awaitable, List, Mapping, Optional, Sequence, Type, Union
+from typing import Awaitable, List, Mapping, Optional, Protocol, Sequence, Type, Union
 
 from typing_extensions import Self, TypeAlias
+
+class Readable(Protocol):
+    """A binary source: ``read(n)`` returns up to ``n`` bytes, ``b""`` at the end."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+class Writable(Protocol):
+    """A binary destination: ``write(b)`` returns the count written, or ``None`` for all of it."""
+
+    def write(self, data: bytes, /) -> Optional[int]: ...
+
+class SeekableReadable(Readable, Protocol):
+    """A binary source that can also ``seek(offset, whence)`` and return the new position."""
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
 
 Buffer: TypeAlias = Union[bytes, bytearray, memoryview]
 Context: TypeAlias = Union[bytes, bytearray, memoryview, Mapping[str, str]]
@@ -95,6 +115,47 @@ class Keys:
         """Decrypts a KES ciphertext. Raises `DecryptError` if it is not authentic."""
     def hmac(self, name: str, message: Buffer) -> bytes:
         """HMAC-SHA256 of ``message`` under the key's HMAC key (32 bytes)."""
+    def seal(self, name: str, data: Buffer, context: Optional[Context] = None) -> bytes:
+        """Seals ``data`` under ``name``, bound to ``context``: a fresh data key and the envelope of
+        docs/envelope.md. `open` gives ``data`` back with the same context."""
+    def open(
+        self,
+        sealed: Buffer,
+        context: Optional[Context] = None,
+        *,
+        accept: Optional[Sequence[str]] = None,
+    ) -> bytes:
+        """Opens a sealed message. Raises `DecryptError` if it is tampered, truncated or bound to
+        another context; `NotAllowedError` if ``accept`` (KES patterns) does not match its key."""
+    def seal_stream(
+        self, name: str, src: Readable, dst: Writable, context: Optional[Context] = None
+    ) -> int:
+        """Seals all of ``src`` into ``dst``, 64 KiB at a time (bounded memory; the GIL is held only
+        for each read and write). Returns the number of bytes written to ``dst``."""
+    def open_stream(
+        self,
+        src: Readable,
+        dst: Writable,
+        context: Optional[Context] = None,
+        *,
+        accept: Optional[Sequence[str]] = None,
+    ) -> int:
+        """Opens the sealed message in ``src`` into ``dst``, 64 KiB at a time; returns the plaintext
+        bytes written. If it raises, discard what ``dst`` received."""
+    def open_range(
+        self,
+        src: SeekableReadable,
+        offset: int,
+        length: int,
+        context: Optional[Context] = None,
+        *,
+        accept: Optional[Sequence[str]] = None,
+    ) -> bytes:
+        """``length`` plaintext bytes from ``offset`` of the sealed message in ``src`` (from its
+        current position to its end), reading only the 64 KiB packages the range covers."""
+    def with_data_key_reuse(self, *, messages: int, bytes: int, seconds: float) -> Sealer:
+        """A `Sealer` that reuses a data key for up to ``messages`` messages, ``bytes`` bytes and
+        ``seconds`` seconds per (key name, context). Closing this handle closes it."""
     def status(self) -> StoreStatus:
         """The key store's health, or `KeyStoreUnavailableError`."""
     def close(self) -> None:
@@ -154,6 +215,44 @@ class AsyncKeys:
         """Decrypts a KES ciphertext. Raises `DecryptError` if it is not authentic."""
     def hmac(self, name: str, message: Buffer) -> Awaitable[bytes]:
         """HMAC-SHA256 of ``message`` under the key's HMAC key (32 bytes)."""
+    def seal(
+        self, name: str, data: Buffer, context: Optional[Context] = None
+    ) -> Awaitable[bytes]:
+        """Seals ``data`` under ``name``, bound to ``context``. See `Keys.seal`."""
+    def open(
+        self,
+        sealed: Buffer,
+        context: Optional[Context] = None,
+        *,
+        accept: Optional[Sequence[str]] = None,
+    ) -> Awaitable[bytes]:
+        """Opens a sealed message. See `Keys.open`."""
+    def seal_stream(
+        self, name: str, src: Readable, dst: Writable, context: Optional[Context] = None
+    ) -> Awaitable[int]:
+        """`Keys.seal_stream` on a worker thread of kesrs' runtime: the event loop never blocks on the
+        files; ``src`` and ``dst`` are called from that thread."""
+    def open_stream(
+        self,
+        src: Readable,
+        dst: Writable,
+        context: Optional[Context] = None,
+        *,
+        accept: Optional[Sequence[str]] = None,
+    ) -> Awaitable[int]:
+        """`Keys.open_stream` on a worker thread, as `seal_stream`."""
+    def open_range(
+        self,
+        src: SeekableReadable,
+        offset: int,
+        length: int,
+        context: Optional[Context] = None,
+        *,
+        accept: Optional[Sequence[str]] = None,
+    ) -> Awaitable[bytes]:
+        """`Keys.open_range` on a worker thread, as `seal_stream`."""
+    def with_data_key_reuse(self, *, messages: int, bytes: int, seconds: float) -> AsyncSealer:
+        """An `AsyncSealer`: `Keys.with_data_key_reuse` for asyncio."""
     def status(self) -> Awaitable[StoreStatus]:
         """The key store's health, or `KeyStoreUnavailableError`."""
     def close(self) -> None:
@@ -165,6 +264,20 @@ class AsyncKeys:
         exc: Optional[BaseException],
         traceback: Optional[TracebackType],
     ) -> Awaitable[None]: ...
+
+class Sealer:
+    """`seal` with data-key reuse, from `Keys.with_data_key_reuse`. Open with the handle's `open`."""
+
+    def seal(self, name: str, data: Buffer, context: Optional[Context] = None) -> bytes:
+        """Seals ``data`` under ``name``, reusing a data key within the limits."""
+
+class AsyncSealer:
+    """`seal` with data-key reuse, from `AsyncKeys.with_data_key_reuse`."""
+
+    def seal(
+        self, name: str, data: Buffer, context: Optional[Context] = None
+    ) -> Awaitable[bytes]:
+        """Seals ``data`` under ``name``, reusing a data key within the limits."""
 
 def context_from_map(context: Mapping[str, str]) -> bytes:
     """The bytes a mapping context is bound as: MinIO's canonical JSON (sorted keys, no spaces)."""

@@ -28,6 +28,7 @@ __all__ = [
     "ConfigError",
     "ForkedError",
     "InternalError",
+    "KesIOError",
 ]
 
 
@@ -117,3 +118,21 @@ class ForkedError(KesError):
 class InternalError(KesError):
     """An internal failure: randomness, the runtime, a server error without a kind of its own
     (``KES_INTERNAL``)."""
+
+
+class KesIOError(KesError, OSError):
+    """Reading or writing a stream's data failed (``KES_IO``, status 500), without the file object
+    raising: ``read()`` returned ``None`` (a non-blocking file), ``write()`` wrote nothing, or the
+    interpreter was exiting. Also an ``OSError``. An exception the file object raises is raised
+    as it is, not as this."""
+
+    def __init__(self, message: str, status: int, code: str, detail: Optional[str] = None) -> None:
+        super().__init__(message, status, code, detail)
+        # OSError's fields, as an OSError without an errno has them.
+        self.errno = None
+        self.strerror = self._detail
+        self.filename = None
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # OSError keeps only two of the four arguments in `args`: pickle all four.
+        return (type(self), (self.message, self.status, self.code, self._detail))
