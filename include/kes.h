@@ -23,6 +23,11 @@
  *   objects are immutable and may be read from any thread, except kes_key_iter (one thread at a
  *   time). Nothing may be used while or after it is freed. No global set-up or tear-down is needed:
  *   libkes starts its I/O threads on first use.
+ * - Callbacks. The stream functions (kes_seal_stream, kes_open_stream, kes_open_range) call the
+ *   caller's functions only during the call, on the calling thread, with the `user` pointer given to
+ *   it. A callback must return normally: no longjmp and no C++ exception out of it (catch them and
+ *   return a failure, which ends the call with KES_IO). Unlike an output pointer, a write callback
+ *   gets bytes before the call's outcome is known: if the call fails, discard them.
  * - Panics. A Rust panic (a bug in libkes) never crosses into C: the call returns KES_PANIC and the
  *   error says what panicked.
  * - fork(). A handle belongs to the process that opened it: in a forked child, every operation on it
@@ -45,6 +50,10 @@
 
 // libkes's patch version.
 #define KES_VERSION_PATCH 0
+
+// The most bytes libkes asks a read callback for, and hands a write callback, at once: one DARE
+// package's plaintext (64 KiB).
+#define KES_STREAM_CHUNK 65536
 
 // The length of a data key's plaintext, in bytes.
 #define KES_DATA_KEY_LEN 32
@@ -152,6 +161,33 @@ typedef struct kes_key_iter kes_key_iter;
 // `KES_FORKED`; open a new handle there.
 typedef struct kes_keys kes_keys;
 
+// Reads the next bytes of a stream into `buf`, which has room for `len` (at least 1) bytes: returns
+// how many it read (1 to `len`; fewer is fine), 0 at the end of the stream, or a negative number on
+// failure (the libkes call then stops and returns `KES_IO`; the number, such as `-errno`, is in
+// `kes_error_detail`). `user` is the pointer given to the libkes call. Called only during that call,
+// from the calling thread.
+typedef ptrdiff_t (*kes_read_fn)(void *user,
+                                 uint8_t *buf,
+                                 size_t len);
+
+// Takes all `len` bytes at `buf` (valid only during the callback; `len` is at least 1 and at most
+// `KES_STREAM_CHUNK` + 32, one DARE package): returns 0 when it has, or any other number on failure
+// (the libkes call then stops and returns `KES_IO`). `user` is the pointer given to the libkes call.
+// Called only during that call, from the calling thread.
+typedef int (*kes_write_fn)(void *user,
+                            const uint8_t *buf,
+                            size_t len);
+
+// Reads bytes of a stored envelope from `offset` (counted from the envelope's first byte) into `buf`,
+// which has room for `len` bytes: returns how many it read (1 to `len`; fewer is fine), 0 if `offset`
+// is at or past the end, or a negative number on failure (`KES_IO`; the number is in
+// `kes_error_detail`). `pread(2)` on a file descriptor is such a function, given the fd through
+// `user`. Called only during the libkes call, from the calling thread.
+typedef ptrdiff_t (*kes_read_at_fn)(void *user,
+                                    uint64_t offset,
+                                    uint8_t *buf,
+                                    size_t len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -159,6 +195,112 @@ extern "C" {
 // The version of the library the program runs with, such as `"0.1.0"` (kes.h's `KES_VERSION_*` are
 // those it was compiled against). Static: never free it. Thread-safe.
 const char *kes_version(void);
+
+// Seals `plaintext` (`plaintext_len` bytes) into an envelope under the key `name`, bound to `context`
+// (`context_len` bytes; NULL with 0 for none): a header that names the key and holds a fresh data key
+// as KES ciphertext, then the plaintext as a DARE 2.0 stream (docs/envelope.md). One KES `generate`
+// per call. On success, `*sealed_out` is a new `kes_buf` for `kes_buf_free`; the envelope is
+// `plaintext_len` bytes plus a header of 73 + the key name's length + the data key ciphertext's
+// length, plus 32 bytes per started 64 KiB. Thread-safe, as every operation on a handle.
+//
+// To bind an envelope to a string map as MinIO does, pass the map's bytes as docs/envelope.md section
+// 1 gives them (`{"bucket":"b/o"}`: sorted keys, no spaces). `KES_KEY_NOT_FOUND` if there is no such
+// key.
+kes_result kes_seal(const kes_keys *keys,
+                    const char *name,
+                    const uint8_t *plaintext,
+                    size_t plaintext_len,
+                    const uint8_t *context,
+                    size_t context_len,
+                    kes_buf **sealed_out,
+                    kes_error **err_out);
+
+// Opens an envelope (`sealed_len` bytes) with the `context` (`context_len` bytes; NULL with 0 for
+// none) it was sealed with: the key is the one its header names. Every byte is authenticated before
+// anything is returned. On success, `*plaintext_out` is a new `kes_buf` for `kes_buf_free` (which
+// wipes it). Thread-safe.
+//
+// `KES_DECRYPT_FAILED` if the envelope was changed, cut or extended, or the context is not the one it
+// was sealed with (`kes_error_detail` says which check failed); `KES_INVALID_ARGUMENT` for bytes that
+// are no envelope; KES's errors for its key (`KES_KEY_NOT_FOUND`, `KES_NOT_ALLOWED`).
+kes_result kes_open(const kes_keys *keys,
+                    const uint8_t *sealed,
+                    size_t sealed_len,
+                    const uint8_t *context,
+                    size_t context_len,
+                    kes_buf **plaintext_out,
+                    kes_error **err_out);
+
+// Seals a stream: reads the plaintext with `read` until it returns 0, and writes the envelope with
+// `write`, as it goes. The envelope is the one `kes_seal` makes of the same plaintext (a fresh data
+// key and salt each time, so not the same bytes). `user` is passed to both callbacks (NULL is fine).
+// Thread-safe: the callbacks run on the calling thread, before the call returns.
+//
+// Memory is bounded whatever the stream's length: libkes holds one 64 KiB read buffer and one DARE
+// package (64 KiB + 32 bytes), which it writes only when the next byte arrives (only then does it
+// know the package is not the last). `read` is asked for at most `KES_STREAM_CHUNK` bytes at a time;
+// `write` gets the header, then one package per call.
+//
+// Why callbacks rather than `_new`/`_update`/`_finish` calls: libkes adapts core's streams (Rust's
+// `Write` and `Read`) one to one, so the hold-back of the last package and, on the open side, the
+// rule that only authenticated packages are handed out are core's code, shared by every binding, not
+// a second state machine in the C glue. A push-style caller (an event loop) can run the call on a
+// thread of its own and feed it through a pipe.
+//
+// On failure the envelope is incomplete: the caller discards what `write` received. `KES_IO` if a
+// callback failed, `KES_KEY_NOT_FOUND` if there is no such key (before either callback is called).
+kes_result kes_seal_stream(const kes_keys *keys,
+                           const char *name,
+                           const uint8_t *context,
+                           size_t context_len,
+                           kes_read_fn read,
+                           kes_write_fn write,
+                           void *user,
+                           kes_error **err_out);
+
+// Opens a stream: reads the envelope with `read` until it returns 0, and writes the plaintext with
+// `write` as each 64 KiB package is authenticated. Only authenticated plaintext is ever written, one
+// whole package at a time (in one or more calls); the header is authenticated before the first.
+// `user` is passed to both callbacks. Thread-safe: the callbacks run on the calling thread, before the
+// call returns. Memory is bounded: one package (64 KiB + 32 bytes) and one 64 KiB plaintext buffer,
+// wiped at the end. Why callbacks: see `kes_seal_stream`.
+//
+// `KES_OK` only once the final package was authenticated and `read` returned 0 after it. On failure
+// (a package changed, the stream cut or extended: `KES_DECRYPT_FAILED`; a callback failed: `KES_IO`)
+// the packages written before it were authentic but the message is not whole: the caller discards
+// (or at least distrusts) what `write` received. Errors as `kes_open`.
+kes_result kes_open_stream(const kes_keys *keys,
+                           const uint8_t *context,
+                           size_t context_len,
+                           kes_read_fn read,
+                           kes_write_fn write,
+                           void *user,
+                           kes_error **err_out);
+
+// Opens `len` plaintext bytes from `offset` of a stored envelope of `source_len` bytes, which
+// `read_at` reads, and writes them with `write`. `user` is passed to both callbacks. Thread-safe: the
+// callbacks run on the calling thread, before the call returns.
+//
+// Reads only the header and the packages the range covers: at most `len` + 2 * 65,568 bytes of
+// payload (the first and last package may be partly outside the range) plus the header. Only the
+// covered packages are authenticated: a stream changed or cut outside them is not noticed here
+// (docs/envelope.md section 5). The plaintext of the first and last package outside the range is
+// never handed out; memory as `kes_open_stream`.
+//
+// `KES_INVALID_ARGUMENT` if `offset + len` is beyond the plaintext ("range is out of bounds");
+// `KES_DECRYPT_FAILED` if a covered package, or the header, is not authentic, or `source_len` is no
+// possible envelope length; `KES_IO` if a callback failed or `read_at` returned 0 before
+// `source_len`. `len` 0 reads and checks the header only.
+kes_result kes_open_range(const kes_keys *keys,
+                          const uint8_t *context,
+                          size_t context_len,
+                          kes_read_at_fn read_at,
+                          uint64_t source_len,
+                          uint64_t offset,
+                          uint64_t len,
+                          kes_write_fn write,
+                          void *user,
+                          kes_error **err_out);
 
 // The name of a result code, such as `"KES_KEY_NOT_FOUND"`, or `"KES_UNKNOWN"` for a number that is
 // no code (one from a newer libkes, say).

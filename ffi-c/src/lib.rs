@@ -13,6 +13,7 @@
 //! The public interface is the `extern "C"` functions and types of:
 //! - `error`: `kes_result`, `kes_result_name`, `kes_error` and its accessors;
 //! - `keys`: `kes_keys`, how to open one, and every key operation;
+//! - `envelope`: sealed messages: `kes_seal`, `kes_open`, their streams over callbacks, and ranges;
 //! - `values`: `kes_buf`, `kes_data_key`, `kes_key_info`, `kes_key_iter`.
 
 // A C library cannot be written without `unsafe`: every function receives raw pointers from C. The
@@ -30,6 +31,7 @@
 #![allow(clippy::too_many_arguments)]
 
 mod boundary;
+pub mod envelope;
 pub mod error;
 pub mod internal;
 pub mod keys;
