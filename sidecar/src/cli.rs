@@ -20,6 +20,7 @@ use crate::bench::{self, BenchArgs};
 use crate::check;
 use crate::client_cli::{self, ClientArgs, KeyCommand, PolicyCommand};
 use crate::dev;
+use crate::envelope_cli::{self, OpenArgs, SealArgs};
 use crate::logs::{ErrorLevel, ErrorStreamLayer, LEVEL_INFO};
 use crate::server::{self, Options};
 use crate::state::Settings;
@@ -84,6 +85,10 @@ enum Command {
     },
     /// Load a KES server (kesrs or Go KES) and report throughput and latency.
     Bench(BenchArgs),
+    /// Seal stdin into an envelope (docs/envelope.md) on stdout, under a key of a server or `--fs`.
+    Seal(SealArgs),
+    /// Open an envelope from stdin; its plaintext goes to stdout.
+    Open(OpenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +215,8 @@ impl Cli {
             Command::Metric { client } => client_cli::metric(&client),
             Command::Log { error, client, .. } => client_cli::log(&client, error),
             Command::Bench(args) => bench::run(args),
+            Command::Seal(args) => envelope_cli::seal(args),
+            Command::Open(args) => envelope_cli::open(args),
         }
     }
 }

@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod client_cli;
 mod dev;
+mod envelope_cli;
 mod gojson;
 mod handlers;
 mod idle;
