@@ -29,8 +29,9 @@ fn main() -> Result<()> {
         .ok_or("usage: envelope_crosscheck FILE")?;
     let text = std::fs::read_to_string(&path).map_err(|err| format!("reading '{path}': {err}"))?;
     let file: Value = serde_json::from_str(&text)?;
-    let messages = file["messages"]
-        .as_array()
+    let messages = file
+        .get("messages")
+        .and_then(Value::as_array)
         .filter(|messages| !messages.is_empty())
         .ok_or_else(|| format!("'{path}' has no messages"))?;
     for (i, message) in messages.iter().enumerate() {
@@ -80,8 +81,9 @@ fn check(message: &Value) -> Result<()> {
 }
 
 fn field<'a>(message: &'a Value, name: &str) -> Result<&'a str> {
-    message[name]
-        .as_str()
+    message
+        .get(name)
+        .and_then(Value::as_str)
         .ok_or_else(|| format!("no string '{name}'").into())
 }
 
