@@ -356,6 +356,13 @@ fn generate() {
     add("bad magic", 1, &set(0, b'k'), None, None);
     add("version 2", 1, &set(4, 2), None, None);
     add("unknown flag 0x04", 1, &set(5, 0x04), None, None);
+    add(
+        "unknown flag 0x04 beside SHARED_KEY",
+        1,
+        &set(5, 0x05),
+        None,
+        None,
+    );
     add("key name length 0", 1, &set(6, 0), None, None);
     add("key name length 81", 1, &set(6, 81), None, None);
     add("key name with a space", 1, &set(10, b' '), None, None);

@@ -37,8 +37,31 @@ impl Cli {
     }
 
     fn run_as(&self, api_key: &str, args: &[&str]) -> Output {
+        self.command(api_key, args).output().unwrap()
+    }
+
+    /// `kesrs <args>` as [`run`](Self::run), with `input` on stdin.
+    fn pipe(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .command(&self.api_key, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+        let out = child.wait_with_output().unwrap();
+        // The command may exit before reading everything (a bad header): a broken pipe is fine.
+        let _ = writer.join().unwrap();
+        out
+    }
+
+    fn command(&self, api_key: &str, args: &[&str]) -> Command {
         let ca = self.server.dir.path().join("server.cert");
-        Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(args)
             .arg("--server")
             .arg(self.server.addr.to_string())
@@ -46,9 +69,8 @@ impl Cli {
             .arg(api_key)
             .arg("--ca")
             .arg(ca)
-            .env_clear()
-            .output()
-            .unwrap()
+            .env_clear();
+        command
     }
 
     /// Runs and requires success; returns stdout.
@@ -276,4 +298,57 @@ fn bench_runs_a_bounded_load_and_reports_json() {
     );
     let report = json(&cli.ok(&["bench", "-t", "4", "-n", "10", "-c", "2", "--json"]));
     assert_eq!(report["requests"], 10, "{report}");
+}
+
+/// `kesrs seal` and `kesrs open`, against the server and over its key directory (`--fs`): what one
+/// seals the other opens; a wrong context, a changed byte or a refused key name fails with its code.
+#[test]
+fn seal_and_open_stream_envelopes() {
+    let cli = Cli::start("");
+    cli.ok(&["key", "create", "sealing-key"]);
+    let keys = cli.server.keys_dir();
+    let fs = keys.to_str().unwrap();
+    // Three packages, the last one short.
+    let plaintext: Vec<u8> = (0..150_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let ctx = ["--context", "bucket/object"];
+
+    let seal = |args: &[&str]| {
+        let out = cli.pipe(
+            &[&["seal", "sealing-key"], &ctx[..], args].concat(),
+            &plaintext,
+        );
+        assert!(out.status.success(), "seal {args:?}: {}", stderr(&out));
+        out.stdout
+    };
+    let open = |args: &[&str], sealed: &[u8]| cli.pipe(&[&["open"], args].concat(), sealed);
+    for (seal_args, open_args) in [(&[][..], &["--fs", fs][..]), (&["--fs", fs][..], &[][..])] {
+        let sealed = seal(seal_args);
+        assert_eq!(&sealed[..4], b"KESE");
+        let out = open(&[&ctx[..], open_args].concat(), &sealed);
+        assert!(out.status.success(), "open: {}", stderr(&out));
+        assert!(out.stdout == plaintext, "opened to other bytes");
+    }
+
+    let sealed = seal(&[]);
+    let out = open(&["--context", "bucket/other"], &sealed);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let mut changed = sealed.clone();
+    *changed.last_mut().unwrap() ^= 1;
+    let out = open(&ctx, &changed);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("package 2 authentication failed"));
+    let out = open(&ctx, b"not an envelope");
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let out = open(&[&ctx[..], &["--accept", "other-*"]].concat(), &sealed);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let out = open(&[&ctx[..], &["--accept", "sealing-*"]].concat(), &sealed);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // An empty message is a header only, and opens empty.
+    let out = cli.pipe(&["seal", "sealing-key"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let opened = open(&[], &out.stdout);
+    assert!(opened.status.success() && opened.stdout.is_empty());
+    let out = cli.pipe(&["seal", "no-such-key"], b"x");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }

@@ -17,6 +17,12 @@ use kesrs_core::{
 
 use common::{ClientCert, Server};
 
+// The README's remote example, run here against a real server. Its `main` reads the environment,
+// which the test does not set: only `seal_remotely` is called.
+#[allow(dead_code)]
+#[path = "../../core/examples/keys_remote.rs"]
+mod keys_remote_example;
+
 fn name(s: &str) -> KeyName {
     KeyName::new(s).unwrap()
 }
@@ -247,4 +253,19 @@ fn connect(server: &Server, api_key: &ApiKey) -> Keys {
     let api_key = ApiKey::parse(&api_key.to_secret_string()).unwrap();
     Keys::connect(RemoteOptions::new(endpoints, Credentials::ApiKey(api_key)).with_ca_pem(ca))
         .unwrap()
+}
+
+/// README.md's remote example (core/examples/keys_remote.rs) against a real kesrs server.
+#[test]
+fn the_readme_remote_example_runs() {
+    let api_key = ApiKey::generate().unwrap();
+    let server = Server::start_with_admin(ClientCert::api_key(&api_key.to_secret_string()), "");
+    let local = Keys::from_fs(&server.keys_dir()).unwrap().blocking();
+    local.create_key(&name("my-app-key")).unwrap();
+    keys_remote_example::seal_remotely(
+        &format!("https://{}", server.addr),
+        &api_key.to_secret_string(),
+        &server.dir.path().join("server.cert"),
+    )
+    .unwrap();
 }

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/minio/kms-go/kes v0.3.1
+	github.com/minio/sio v0.4.1
 	golang.org/x/crypto v0.59.0
 )
 

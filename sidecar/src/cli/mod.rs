@@ -1,8 +1,10 @@
-//! The command line's tools besides the server: `kesrs identity`, and the client commands that talk to a
-//! running KES server (`key`, `policy`, `status`, `metric`, `log`, `bench`; kes-protocol.md 11).
+//! The command line's tools besides the server: `kesrs identity`, the client commands that talk to a
+//! running KES server (`key`, `policy`, `status`, `metric`, `log`, `bench`; kes-protocol.md 11), and
+//! `seal`/`open` (docs/envelope.md).
 
 mod bench;
 mod client;
+mod envelope;
 mod identity;
 
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ use clap::Subcommand;
 
 use bench::BenchArgs;
 use client::{ClientArgs, KeyCommand, PolicyCommand};
+use envelope::{OpenArgs, SealArgs};
 use identity::NewIdentity;
 
 /// The commands of this module, as `kesrs` lists them after `server` and `check`.
@@ -62,6 +65,10 @@ pub(crate) enum Command {
     },
     /// Load a KES server (kesrs or Go KES) and report throughput and latency.
     Bench(BenchArgs),
+    /// Seal stdin into an envelope (docs/envelope.md) on stdout, under a key of a server or `--fs`.
+    Seal(SealArgs),
+    /// Open an envelope from stdin; its plaintext goes to stdout.
+    Open(OpenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,5 +124,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Metric { client } => client::metric(&client),
         Command::Log { error, client, .. } => client::log(&client, error),
         Command::Bench(args) => bench::run(args),
+        Command::Seal(args) => envelope::seal(args),
+        Command::Open(args) => envelope::open(args),
     }
 }
