@@ -14,26 +14,8 @@ use kesrs_core::keystore::MemoryStore;
 use kesrs_core::{AsyncDataKeys, Context, DataKey, Envelope, Error, KeyName, Kms, ReuseLimits};
 use zeroize::Zeroizing;
 
-struct Local(Kms);
-
-#[async_trait::async_trait]
-impl AsyncDataKeys for Local {
-    async fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
-        self.0.generate_key(key, context).await
-    }
-
-    async fn decrypt(
-        &self,
-        key: &KeyName,
-        ciphertext: &[u8],
-        context: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        self.0.decrypt(key, ciphertext, context).await
-    }
-}
-
 /// The blocking streams need blocking data keys: this runs the async ones on the bench's runtime.
-struct Blocking<'a>(&'a Local, &'a tokio::runtime::Runtime);
+struct Blocking<'a>(&'a Kms, &'a tokio::runtime::Runtime);
 
 impl kesrs_core::DataKeys for Blocking<'_> {
     fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
@@ -57,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kms = Kms::new(Arc::new(MemoryStore::new()), CacheConfig::default());
     let name = KeyName::new("bench-key")?;
     runtime.block_on(kms.create_key(&name, None))?;
-    let local = Local(kms);
+    let local = kms;
     let context = Context::from_map([("bucket", "bucket/object")]);
 
     let openssl = openssl_gcm_16k()?;

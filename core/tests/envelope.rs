@@ -12,31 +12,10 @@ use std::time::Duration;
 use kesrs_core::config::CacheConfig;
 use kesrs_core::keystore::MemoryStore;
 use kesrs_core::{
-    AsyncDataKeys, Context, DataKey, DataKeys, Envelope, EnvelopeError, Error, KeyName, Kms,
-    Pattern, ReuseLimits,
+    Context, DataKey, DataKeys, Envelope, EnvelopeError, Error, KeyName, Kms, Pattern, ReuseLimits,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
-
-/// `Kms` as an async data-key source: what the future `Keys` handle does in-process.
-#[derive(Debug, Clone)]
-struct Local(Kms);
-
-#[async_trait::async_trait]
-impl AsyncDataKeys for Local {
-    async fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
-        self.0.generate_key(key, context).await
-    }
-
-    async fn decrypt(
-        &self,
-        key: &KeyName,
-        ciphertext: &[u8],
-        context: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        self.0.decrypt(key, ciphertext, context).await
-    }
-}
 
 /// `Kms` as a blocking data-key source, on a runtime of its own (as the blocking `Keys` will be).
 /// Counts `generate` calls, for the reuse tests.
@@ -154,7 +133,7 @@ fn one_shot_round_trips() {
 #[tokio::test]
 async fn async_one_shot_round_trips_and_opens_blocking_seals() {
     let kms = kms().await;
-    let envelope = Envelope::new(Local(kms.clone()));
+    let envelope = Envelope::new(kms.clone());
     for len in SIZES {
         let plaintext = data(len);
         let sealed = envelope
@@ -211,7 +190,7 @@ fn streams_and_one_shot_are_the_same_format() {
 
 #[tokio::test]
 async fn tokio_streams_round_trip() {
-    let envelope = Envelope::new(Local(kms().await));
+    let envelope = Envelope::new(kms().await);
     for len in SIZES {
         let plaintext = data(len);
         let mut writer = envelope
@@ -241,7 +220,7 @@ async fn tokio_streams_round_trip() {
 /// A tokio pipe of 1 KiB: the writer and reader make progress in small steps, with back-pressure.
 #[tokio::test]
 async fn tokio_streams_through_a_small_pipe() {
-    let envelope = Arc::new(Envelope::new(Local(kms().await)));
+    let envelope = Arc::new(Envelope::new(kms().await));
     let plaintext = data(5 * P + 3);
     let (a, b) = tokio::io::duplex(1024);
     let writer_envelope = Arc::clone(&envelope);

@@ -19,7 +19,7 @@ use kesrs_core::config::CacheConfig;
 use kesrs_core::internal::envelope_vectors;
 use kesrs_core::keystore::{FsStore, MemoryStore};
 use kesrs_core::{
-    AsyncDataKeys, Context, DataKey, DataKeys, Envelope, Error, KeyName, KeyStore, Kms, ReuseLimits,
+    Context, DataKey, DataKeys, Envelope, Error, KeyName, KeyStore, Kms, ReuseLimits,
 };
 use zeroize::Zeroizing;
 
@@ -249,25 +249,6 @@ async fn opening_leaves_no_copy_of_the_message_keys_in_freed_memory() {
     }
 }
 
-/// `Kms` as the envelope's data-key source: the KES key itself leaves no copy either.
-struct Local(Kms);
-
-#[async_trait::async_trait]
-impl AsyncDataKeys for Local {
-    async fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
-        self.0.generate_key(key, context).await
-    }
-
-    async fn decrypt(
-        &self,
-        key: &KeyName,
-        ciphertext: &[u8],
-        context: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        self.0.decrypt(key, ciphertext, context).await
-    }
-}
-
 #[tokio::test]
 async fn sealing_with_a_kms_leaves_no_copy_of_its_key_in_freed_memory() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -276,7 +257,7 @@ async fn sealing_with_a_kms_leaves_no_copy_of_its_key_in_freed_memory() {
     let found = freed_copies_of(&KEY, async {
         let kms = Kms::new(Arc::clone(&store), CacheConfig::default());
         kms.import_key(&name, &KEY, "AES256", None).await.unwrap();
-        let envelope = Envelope::new(Local(kms));
+        let envelope = Envelope::new(kms);
         let context = Context::empty();
         let sealed = envelope.seal_async(&name, b"data", &context).await.unwrap();
         assert_eq!(

@@ -378,6 +378,41 @@ impl<T: AsyncDataKeys + ?Sized> AsyncDataKeys for Arc<T> {
     }
 }
 
+/// An in-process `Kms` hands out its data keys directly.
+#[async_trait::async_trait]
+impl AsyncDataKeys for crate::Kms {
+    async fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
+        self.generate_key(key, context).await
+    }
+
+    async fn decrypt(
+        &self,
+        key: &KeyName,
+        ciphertext: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        crate::Kms::decrypt(self, key, ciphertext, context).await
+    }
+}
+
+/// A KES server's data keys, through the client.
+#[cfg(feature = "client")]
+#[async_trait::async_trait]
+impl AsyncDataKeys for crate::Client {
+    async fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
+        self.generate_key(key, context).await
+    }
+
+    async fn decrypt(
+        &self,
+        key: &KeyName,
+        ciphertext: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        crate::Client::decrypt(self, key, ciphertext, context).await
+    }
+}
+
 /// What a new message needs: its header (untagged), its keys, and its DARE nonce.
 struct NewMessage {
     header: Header,

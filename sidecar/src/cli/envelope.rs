@@ -12,11 +12,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use tokio::io::{AsyncWriteExt as _, BufWriter};
-use zeroize::Zeroizing;
 
 use kesrs_core::{
-    AsyncDataKeys, Client, Context, DataKey, Envelope, EnvelopeError, Error, ErrorCode, KeyName,
-    Keys, Pattern,
+    AsyncDataKeys, Context, Envelope, EnvelopeError, Error, ErrorCode, KeyName, Keys, Pattern,
 };
 
 use super::client::ClientArgs;
@@ -105,27 +103,8 @@ impl KeySource {
                 Keys::from_fs(dir)
                     .with_context(|| format!("opening the key directory '{}'", dir.display()))?,
             ),
-            None => Arc::new(RemoteKeys(self.client.connect()?)),
+            None => Arc::new(self.client.connect()?),
         })
-    }
-}
-
-/// A KES server as the data-key source, reached with the client flags of the other commands.
-struct RemoteKeys(Client);
-
-#[async_trait::async_trait]
-impl AsyncDataKeys for RemoteKeys {
-    async fn generate(&self, key: &KeyName, context: &[u8]) -> Result<DataKey, Error> {
-        self.0.generate_key(key, context).await
-    }
-
-    async fn decrypt(
-        &self,
-        key: &KeyName,
-        ciphertext: &[u8],
-        context: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        self.0.decrypt(key, ciphertext, context).await
     }
 }
 
