@@ -18,6 +18,7 @@ export type KesErrorCode =
   | 'KES_PROTOCOL'
   | 'KES_CONFIG'
   | 'KES_FORKED'
+  | 'KES_IO'
   | 'KES_INTERNAL'
 
 /** Every failure of this package: a `Keys` factory throws one, an operation rejects with one. */

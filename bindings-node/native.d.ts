@@ -18,6 +18,25 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class Keys {
   /**
+   * Seals `data` under the key `name`, bound to `context`: a fresh data key and the envelope of
+   * docs/envelope.md, which `open` (or any kesrs binding) opens with the same context.
+   */
+  seal(name: string, data: Uint8Array, context?: Uint8Array | Record<string, string> | undefined | null): Promise<Buffer>
+  /**
+   * Opens a sealed message with the context it was sealed with. A wrong context or key, or a
+   * changed or cut message, rejects with `KES_DECRYPT_FAILED`.
+   */
+  open(sealed: Uint8Array, context?: Uint8Array | Record<string, string> | undefined | null): Promise<Buffer>
+  /** A `Transform` stream that seals what is written to it under `name`, bound to `context`. */
+  sealStream(name: string, context?: Uint8Array | Record<string, string> | undefined | null): import('node:stream').Transform
+  /** A `Transform` stream that opens the sealed message written to it, with `context`. */
+  openStream(context?: Uint8Array | Record<string, string> | undefined | null): import('node:stream').Transform
+  /**
+   * `length` plaintext bytes from `offset` of the sealed message in the file `path` (from its
+   * start to its end). Reads the header and only the packages the range covers.
+   */
+  openRange(source: string | import('node:fs/promises').FileHandle, offset: number, length: number, context?: Uint8Array | Record<string, string>): Promise<Buffer>
+  /**
    * Opens the key store a KES server config file names (its `keystore:` and `cache:` sections;
    * `${NAME}` reads the environment, as the server does). Crypto runs in this process.
    */
@@ -56,6 +75,29 @@ export declare class Keys {
   hmac(name: string, message: Uint8Array): Promise<Buffer>
   /** The key store's health (through the server, for a remote handle). */
   status(): Promise<StoreStatus>
+}
+
+/**
+ * Opens a sealed message chunk by chunk: `update` returns the plaintext authenticated so far,
+ * `finish` the rest, once it has checked that the message is complete. `Keys.openStream` wraps one
+ * as a `Transform`.
+ */
+export declare class OpenStream {
+  /** Takes the next sealed bytes; resolves to the plaintext authenticated so far. */
+  update(chunk: Uint8Array): Promise<Buffer>
+  /** Ends the input; resolves to the last plaintext once the message is known to be complete. */
+  finish(): Promise<Buffer>
+}
+
+/**
+ * Seals a message chunk by chunk: `update` returns the sealed bytes ready so far, `finish` the rest.
+ * `Keys.sealStream` wraps one as a `Transform`.
+ */
+export declare class SealStream {
+  /** Seals `chunk`; resolves to the sealed bytes now ready (often none: packages are 64 KiB). */
+  update(chunk: Uint8Array): Promise<Buffer>
+  /** Seals the final package; resolves to the last sealed bytes. */
+  finish(): Promise<Buffer>
 }
 
 /** Where `Keys.connect` connects, and as whom: `apiKey`, or `cert` and `key`. */

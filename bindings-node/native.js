@@ -836,3 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Keys = nativeBinding.Keys
+module.exports.OpenStream = nativeBinding.OpenStream
+module.exports.SealStream = nativeBinding.SealStream

@@ -23,7 +23,7 @@ use crate::values::{
 #[napi]
 #[derive(Debug)]
 pub struct Keys {
-    inner: kesrs_core::Keys,
+    pub(crate) inner: kesrs_core::Keys,
 }
 
 // The factories are `configurable`, unlike napi-rs's default for statics, because index.js wraps
@@ -276,7 +276,7 @@ fn connect(options: ConnectOptions) -> Result<kesrs_core::Keys, Error> {
 
 /// A Promise for `work`, polled on napi's tokio runtime (core enters its own runtime for the I/O),
 /// and settled on the JS thread: resolved through `resolve`, or rejected with the binding's error.
-fn settle<'env, T, V>(
+pub(crate) fn settle<'env, T, V>(
     env: &'env Env,
     work: impl Future<Output = Result<T, Error>> + Send + 'static,
     resolve: impl FnOnce(&Env, T) -> napi::Result<V> + 'static,

@@ -13,6 +13,7 @@
 // hand-written `unsafe` in this crate.
 #![allow(unsafe_code)]
 
+mod envelope;
 mod error;
 mod keys;
 mod values;

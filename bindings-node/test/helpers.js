@@ -106,4 +106,4 @@ async function startFakeKeyVault(t, dir) {
   return { vault, authority, ca }
 }
 
-module.exports = { tempDir, newApiKey, newCertificate, startServer, startFakeKeyVault }
+module.exports = { kesrsBin, tempDir, newApiKey, newCertificate, startServer, startFakeKeyVault }

@@ -24,3 +24,18 @@ export function codeOf(err: unknown): KesErrorCode | undefined {
 export async function latency(keys: Keys): Promise<number> {
   return (await keys.status()).latencyMs
 }
+
+export async function sealFile(keys: Keys, from: string, to: string): Promise<Buffer> {
+  const { createReadStream, createWriteStream } = await import('node:fs')
+  const { pipeline } = await import('node:stream/promises')
+  const sealStream: import('node:stream').Transform = keys.sealStream('my-app', { file: from })
+  await pipeline(createReadStream(from), sealStream, createWriteStream(to))
+  const sealed: Buffer = await keys.seal('my-app', new Uint8Array([1, 2, 3]))
+  const opened: Buffer = await keys.open(sealed)
+  void opened
+  return keys.openRange(to, 0, 16, { file: from })
+}
+
+export function isIo(code: KesErrorCode): boolean {
+  return code === 'KES_IO'
+}
