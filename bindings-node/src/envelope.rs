@@ -27,9 +27,6 @@ use crate::values::{context_bytes, secret_bytes};
 /// How much plaintext one poll of the opening reader may hand out: one DARE package.
 const CHUNK: usize = 64 * 1024;
 
-/// The fixed start of an envelope header that gives its length (docs/envelope.md, section 2).
-const PREFIX_LEN: usize = 9;
-
 #[napi]
 impl Keys {
     /// Seals `data` under the key `name`, bound to `context`: a fresh data key and the envelope of
@@ -323,18 +320,11 @@ impl Feed {
         feed.data.extend_from_slice(chunk);
     }
 
-    /// The header's length, once the 9 bytes that give it are here; `Some(PREFIX_LEN)` for a prefix
-    /// that is not an envelope's, so that core reads it and says why.
-    fn header_len(&self) -> Option<usize> {
+    /// The header's length once the bytes that give it are here (core reads them), or why the
+    /// input is no envelope.
+    fn header_len(&self) -> Option<Result<usize, Error>> {
         let feed = lock(&self.0);
-        let prefix = feed.data.get(feed.pos..)?.get(..PREFIX_LEN)?;
-        let valid = prefix.get(..5) == Some(b"KESE\x01".as_slice());
-        match (valid, prefix.get(6), prefix.get(7..9)) {
-            (true, Some(&name_len), Some(&[lo, hi])) => Some(
-                PREFIX_LEN + usize::from(name_len) + usize::from(u16::from_le_bytes([lo, hi])) + 64,
-            ),
-            _ => Some(PREFIX_LEN),
-        }
+        kesrs_core::envelope_header_len(feed.data.get(feed.pos..)?)
     }
 
     fn buffered(&self) -> usize {
@@ -395,7 +385,7 @@ impl OpenInner {
         }
         if let Opening::Header { keys, context } = &self.state {
             let whole = match self.feed.header_len() {
-                Some(len) => self.feed.buffered() >= len,
+                Some(len) => self.feed.buffered() >= len?,
                 None => false,
             };
             if !whole && !end {

@@ -34,6 +34,14 @@ use stream::{OpenCore, SealCore};
 
 use crate::{DataKey, EnvelopeError, Error, KeyName, Pattern};
 
+/// How many bytes the header of the envelope that `start` begins with takes, for callers that buffer
+/// pushed input before opening it: `None` while `start` is too short to tell, the error that opening
+/// would give when it is no header this library reads (docs/envelope.md section 2).
+pub fn envelope_header_len(start: &[u8]) -> Option<Result<usize, Error>> {
+    let prefix = start.first_chunk::<PREFIX_LEN>()?;
+    Some(Header::len_from_prefix(prefix).map_err(Error::Envelope))
+}
+
 /// Where envelopes get data keys: KES's `generate` and `decrypt` on a named key, with the context
 /// as KES's associated data. Blocking.
 pub trait DataKeys {
