@@ -25,7 +25,7 @@ use crate::keys::{settle, Keys};
 use crate::values::{context_bytes, secret_bytes};
 
 /// How much plaintext one poll of the opening reader may hand out: one DARE package.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = kesrs_core::ENVELOPE_PACKAGE_LEN;
 
 #[napi]
 impl Keys {

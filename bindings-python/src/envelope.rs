@@ -32,7 +32,7 @@ use crate::input;
 use crate::keys::CLOSED;
 
 /// How much plaintext `seal_stream` and `open_stream` move per Python call: one DARE package.
-pub(crate) const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = kesrs_core::ENVELOPE_PACKAGE_LEN;
 
 /// Why a stream call failed: core's error, or the exception the file object raised.
 pub(crate) enum Failure {

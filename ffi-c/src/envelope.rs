@@ -22,6 +22,9 @@ use crate::values::kes_buf;
 /// package's plaintext (64 KiB).
 pub const KES_STREAM_CHUNK: usize = 65536;
 
+// Written out above for cbindgen, which cannot read core's constant; the two must agree.
+const _: () = assert!(KES_STREAM_CHUNK == kesrs_core::ENVELOPE_PACKAGE_LEN);
+
 /// Reads the next bytes of a stream into `buf`, which has room for `len` (at least 1) bytes: returns
 /// how many it read (1 to `len`; fewer is fine), 0 at the end of the stream, or a negative number on
 /// failure (the libkes call then stops and returns `KES_IO`; the number, such as `-errno`, is in

@@ -34,6 +34,10 @@ use stream::{OpenCore, SealCore};
 
 use crate::{DataKey, EnvelopeError, Error, KeyName, Pattern};
 
+/// The plaintext one DARE package holds (64 KiB): the unit streams move, and so the natural size of
+/// the chunks a binding hands to them.
+pub const ENVELOPE_PACKAGE_LEN: usize = dare::MAX_PAYLOAD;
+
 /// How many bytes the header of the envelope that `start` begins with takes, for callers that buffer
 /// pushed input before opening it: `None` while `start` is too short to tell, the error that opening
 /// would give when it is no header this library reads (docs/envelope.md section 2).
