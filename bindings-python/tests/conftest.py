@@ -24,6 +24,8 @@ import kesrs
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+# The misbehaving KES server the C tests use too (stdlib only, so any python3 runs it).
+FAKE_KES = ROOT / "tests" / "fake-kes" / "fake_kes.py"
 
 
 def binary(env: str, name: str) -> str:

@@ -11,7 +11,7 @@ from typing import Iterator, Type
 import pytest
 
 import kesrs
-from conftest import Lines, Server, Vault, azure_config, new_certificate
+from conftest import FAKE_KES, Lines, Server, Vault, azure_config, new_certificate
 
 # Every class and its code.
 CLASSES = [
@@ -150,7 +150,7 @@ def wrong_server(kesrs_bin: str, tmp_path_factory: pytest.TempPathFactory) -> It
     directory = tmp_path_factory.mktemp("fake-kes")
     tls = new_certificate(kesrs_bin, directory, "server", "--ip", "127.0.0.1")
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("fake_kes.py")), str(tls.cert), str(tls.key)],
+        [sys.executable, str(FAKE_KES), str(tls.cert), str(tls.key)],
         stdout=subprocess.PIPE,
         text=True,
     )

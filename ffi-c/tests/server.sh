@@ -8,14 +8,37 @@
 # trust), `admin.key` (the admin's API key), `client.cert` + `client.key` (a certificate whose
 # identity has the `app` policy: every key operation), `stranger.key` (an API key the server does not
 # know), and `keys/` (the server's fs key store, for local handles over the same keys).
+#
+# Beside it runs the misbehaving KES server of tests/fake-kes (python3, standard library only), with
+# the same certificate: `wrong-endpoint` is its URL. It gives the errors a real server never sends
+# (KES_NOT_FOUND, KES_PROTOCOL, KES_INTERNAL).
 set -euo pipefail
 cmd="$1" dir="$2"
+fake_kes="$(cd "$(dirname "$0")/../../tests/fake-kes" && pwd)/fake_kes.py"
 
 stop() {
-  if [ -f "$dir/pid" ]; then
-    kill "$(cat "$dir/pid")" 2>/dev/null || true
-    rm -f "$dir/pid"
-  fi
+  for pid in "$dir/pid" "$dir/fake-kes.pid"; do
+    if [ -f "$pid" ]; then
+      kill "$(cat "$pid")" 2>/dev/null || true
+      rm -f "$pid"
+    fi
+  done
+}
+
+# wait_for PIDFILE LOG REGEX: prints the first match of REGEX in LOG once it appears; fails if the
+# process exits or 10 s pass.
+wait_for() {
+  for _ in $(seq 200); do
+    if grep -o "$3" "$2" | head -n1 | grep .; then
+      return 0
+    fi
+    kill -0 "$(cat "$1")" 2>/dev/null || { cat "$2" >&2; stop; exit 1; }
+    sleep 0.05
+  done
+  echo "no '$3' in $2 after 10 s:" >&2
+  cat "$2" >&2
+  stop
+  exit 1
 }
 
 case "$cmd" in
@@ -61,16 +84,10 @@ YAML
 "$bin" server --config "$dir/config.yml" --addr 127.0.0.1:0 --no-watch \
   >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
 echo $! >"$dir/pid"
-for _ in $(seq 200); do
-  addr="$(grep -o 'listening on https://[0-9.:]*' "$dir/stderr.log" | head -n1 | sed 's/listening on //' || true)"
-  if [ -n "$addr" ]; then
-    echo "$addr" >"$dir/endpoint"
-    exit 0
-  fi
-  kill -0 "$(cat "$dir/pid")" 2>/dev/null || { cat "$dir/stderr.log" >&2; exit 1; }
-  sleep 0.05
-done
-echo "kesrs server did not start:" >&2
-cat "$dir/stderr.log" >&2
-stop
-exit 1
+wait_for "$dir/pid" "$dir/stderr.log" 'listening on https://[0-9.:]*' | sed 's/listening on //' \
+  >"$dir/endpoint"
+
+python3 "$fake_kes" "$dir/server.cert" "$dir/server.key" >"$dir/fake-kes.log" 2>&1 </dev/null &
+echo $! >"$dir/fake-kes.pid"
+port="$(wait_for "$dir/fake-kes.pid" "$dir/fake-kes.log" 'listening on [0-9]*' | sed 's/listening on //')"
+echo "https://127.0.0.1:$port" >"$dir/wrong-endpoint"

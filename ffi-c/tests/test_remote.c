@@ -1,6 +1,8 @@
 /* libkes in remote mode against a real kesrs server (started by server.sh): every operation over an
  * API key and over a client certificate, data keys that cross between local and remote handles,
- * KES_NOT_ALLOWED, KES_CONNECTION, the server's key store failing, and bad connection arguments.
+ * KES_NOT_ALLOWED, KES_CONNECTION, the server's key store failing, and bad connection arguments. And
+ * against the misbehaving server of tests/fake-kes (also started by server.sh): the codes only a
+ * wrong answer gives, KES_NOT_FOUND, KES_PROTOCOL and KES_INTERNAL.
  *
  *   test_remote SERVER_DIR */
 #include "contract.h"
@@ -113,6 +115,19 @@ int main(int argc, char **argv) {
                "store-down");
     CHECK(unlink(file("keys")) == 0 && rename(file("keys.moved"), file("keys")) == 0);
     EXPECT(KES_OK, kes_status, admin, NULL);
+
+    /* A server that answers wrongly: an unexpected 404, a 200 that is not JSON, a 500. */
+    char *wrong_endpoint = read_text(dir, "wrong-endpoint");
+    kes_keys *wrong = connect_api_key(wrong_endpoint, admin_key);
+    info = NULL;
+    EXPECT_ERR(KES_NOT_FOUND, 404, "policy does not exist", kes_describe_key, wrong,
+               "policy-missing", &info);
+    EXPECT_ERR(KES_PROTOCOL, 502, "kes: invalid server response: malformed response body", kes_describe_key, wrong,
+               "garbage", &info);
+    EXPECT_ERR(KES_INTERNAL, 500, "boom", kes_describe_key, wrong, "boom", &info);
+    CHECK(info == NULL);
+    kes_keys_free(wrong);
+    free(wrong_endpoint);
 
     EXPECT(KES_OK, kes_delete_key, client, "by-client");
     kes_keys_free(local);

@@ -1,5 +1,7 @@
 """A KES server that answers wrongly on purpose, for the errors a real one never sends: run as
-`python fake_kes.py CERT KEY`; prints `listening on PORT`, then serves until killed.
+`python3 fake_kes.py CERT KEY`; prints `listening on PORT`, then serves until killed. Standard library
+only, so that every suite can start it with the system's python3: the Python binding's tests
+(bindings-python/tests/test_errors.py) and libkes's C tests (ffi-c/tests/server.sh) both do.
 
 `GET /v1/key/describe/<name>` answers by name: `policy-missing` a 404 "policy does not exist",
 `garbage` a 200 that is not JSON, `boom` a 500 with a message of its own.
