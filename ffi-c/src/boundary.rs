@@ -166,6 +166,41 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// `len` NUL-terminated UTF-8 strings at `ptr` (an array of pointers, as `char **argv`); NULL is
+/// allowed for an empty array only. `what` names the array in errors.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable pointers, each NULL or a NUL-terminated string, all
+/// unchanged during `'a`.
+pub(crate) unsafe fn strings<'a>(
+    ptr: *const *const c_char,
+    len: usize,
+    what: &str,
+) -> Result<Vec<&'a str>, Error> {
+    if ptr.is_null() {
+        return match len {
+            0 => Ok(Vec::new()),
+            _ => Err(Error::InvalidArgument(format!(
+                "{what} is NULL but its length is {len}"
+            ))),
+        };
+    }
+    if len > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
+        return Err(Error::InvalidArgument(format!(
+            "{what}'s length is too large"
+        )));
+    }
+    // SAFETY: not NULL, `len` readable pointers by this function's contract, and their size in bytes
+    // fits an isize.
+    let pointers = unsafe { std::slice::from_raw_parts(ptr, len) };
+    pointers
+        .iter()
+        .enumerate()
+        // SAFETY: each pointer is NULL or a NUL-terminated string, by this function's contract.
+        .map(|(i, &string)| unsafe { text(string, &format!("{what}[{i}]")) })
+        .collect()
+}
+
 /// Frees a `Box` handed to the caller with `Box::into_raw`; NULL is fine.
 ///
 /// # Safety

@@ -140,13 +140,13 @@ pub unsafe extern "C" fn kes_keys_connect(
     err_out: *mut *mut kes_error,
 ) -> kes_result {
     boundary!(err_out, {
-        // SAFETY: kes.h requires `endpoints` to be NULL or `endpoints_len` readable pointers.
-        let endpoints = unsafe { pointers(endpoints, endpoints_len) }?;
-        let endpoints = endpoints
-            .iter()
-            // SAFETY: kes.h requires every endpoint to be NULL or a NUL-terminated string.
-            .map(|endpoint| unsafe { boundary::text(*endpoint, "an endpoint") }.map(str::to_owned))
-            .collect::<Result<Vec<_>, _>>()?;
+        // SAFETY: kes.h requires `endpoints` to be NULL or `endpoints_len` readable pointers, each
+        // NULL or a NUL-terminated string.
+        let endpoints = unsafe { boundary::strings(endpoints, endpoints_len, "endpoints") }?;
+        if endpoints.is_empty() {
+            return Err(Error::InvalidArgument("no endpoint given".into()));
+        }
+        let endpoints = endpoints.into_iter().map(str::to_owned).collect();
         // SAFETY: kes.h requires each of these to be NULL or a NUL-terminated string.
         let (api_key, cert_file, key_file, ca_file) = unsafe {
             (
@@ -482,23 +482,4 @@ pub unsafe extern "C" fn kes_status(
 unsafe fn handle<'a>(keys: *const kes_keys) -> Result<&'a BlockingKeys, Error> {
     // SAFETY: this function's contract is `reference`'s.
     unsafe { boundary::reference(keys, "keys") }.map(kes_keys::blocking)
-}
-
-/// `len` pointers at `ptr`; at least one.
-///
-/// # Safety
-/// `ptr` is NULL or points to `len` readable pointers that stay unchanged during `'a`.
-unsafe fn pointers<'a>(
-    ptr: *const *const c_char,
-    len: usize,
-) -> Result<&'a [*const c_char], Error> {
-    if ptr.is_null() || len == 0 {
-        return Err(Error::InvalidArgument("no endpoint given".into()));
-    }
-    if len > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
-        return Err(Error::InvalidArgument("endpoints_len is too large".into()));
-    }
-    // SAFETY: not NULL, `len` readable pointers by this function's contract, and their size in bytes
-    // fits an isize.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }

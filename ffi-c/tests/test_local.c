@@ -78,7 +78,7 @@ static void null_arguments(const kes_keys *keys) {
     EXPECT(KES_INVALID_ARGUMENT, kes_keys_connect, NULL, 1, "kes:v1:x", NULL, NULL, NULL, &out);
     EXPECT_ERR(KES_INVALID_ARGUMENT, 400, "invalid argument: no endpoint given", kes_keys_connect,
                endpoints, 0, "kes:v1:x", NULL, NULL, NULL, &out);
-    EXPECT_ERR(KES_INVALID_ARGUMENT, 400, "invalid argument: an endpoint is NULL", kes_keys_connect,
+    EXPECT_ERR(KES_INVALID_ARGUMENT, 400, "invalid argument: endpoints[1] is NULL", kes_keys_connect,
                endpoints, 2, "kes:v1:x", NULL, NULL, NULL, &out);
     CHECK(out == sentinel_keys);
 
