@@ -15,19 +15,20 @@
  * - Ownership. libkes never keeps a caller's pointer after a call returns: it copies what it needs.
  *   What a call returns through an output pointer (`**..._out`) belongs to the caller and is freed
  *   with the one function for its type: kes_keys_free, kes_buf_free, kes_data_key_free,
- *   kes_key_info_free, kes_key_iter_free, kes_error_free. Each accepts NULL. kes_buf_free and
- *   kes_data_key_free overwrite the bytes with zeros before freeing them. Strings and bytes returned
- *   by accessors belong to their object and live until it is freed. Outputs are written only on
- *   success.
- * - Threads. A kes_keys handle is thread-safe: any number of threads may use one at once. Returned
- *   objects are immutable and may be read from any thread, except kes_key_iter (one thread at a
- *   time). Nothing may be used while or after it is freed. No global set-up or tear-down is needed:
- *   libkes starts its I/O threads on first use.
- * - Callbacks. The stream functions (kes_seal_stream, kes_open_stream, kes_open_range) call the
- *   caller's functions only during the call, on the calling thread, with the `user` pointer given to
- *   it. A callback must return normally: no longjmp and no C++ exception out of it (catch them and
- *   return a failure, which ends the call with KES_IO). Unlike an output pointer, a write callback
- *   gets bytes before the call's outcome is known: if the call fails, discard them.
+ *   kes_key_info_free, kes_key_iter_free, kes_envelope_builder_free, kes_envelope_free,
+ *   kes_error_free. Each accepts NULL. kes_buf_free and kes_data_key_free overwrite the bytes with
+ *   zeros before freeing them. Strings and bytes returned by accessors belong to their object and
+ *   live until it is freed. Outputs are written only on success.
+ * - Threads. A kes_keys handle and a kes_envelope are thread-safe: any number of threads may use one
+ *   at once. Returned objects are immutable and may be read from any thread, except kes_key_iter and
+ *   kes_envelope_builder (one thread at a time). Nothing may be used while or after it is freed.
+ *   No global set-up or tear-down is needed: libkes starts its I/O threads on first use.
+ * - Callbacks. The stream functions (kes_seal_stream, kes_open_stream, kes_open_range and their
+ *   kes_envelope_ forms) call the caller's functions only during the call, on the calling thread,
+ *   with the `user` pointer given to it. A callback must return normally: no longjmp and no C++
+ *   exception out of it (catch them and return a failure, which ends the call with KES_IO). Unlike
+ *   an output pointer, a write callback gets bytes before the call's outcome is known: if the call
+ *   fails, discard them.
  * - Panics. A Rust panic (a bug in libkes) never crosses into C: the call returns KES_PANIC and the
  *   error says what panicked.
  * - fork(). A handle belongs to the process that opened it: in a forked child, every operation on it
@@ -133,6 +134,22 @@ typedef struct kes_buf kes_buf;
 // Immutable: any thread may read it, as long as no thread frees it meanwhile.
 typedef struct kes_data_key kes_data_key;
 
+// Seals and opens envelopes with the options it was built with, over the keys of the handle given to
+// `kes_envelope_builder_build`. The operations are `kes_envelope_seal`, `kes_envelope_open`,
+// `kes_envelope_seal_stream`, `kes_envelope_open_stream` and `kes_envelope_open_range`.
+//
+// Owned by the caller, freed with `kes_envelope_free`. Immutable and thread-safe: any number of
+// threads may use one envelope at once (with data-key reuse they share its data keys). It holds its
+// own reference to the handle's keys: the handle may be freed first. Like the handle, it belongs to
+// the process that built it (`KES_FORKED` in a forked child).
+typedef struct kes_envelope kes_envelope;
+
+// Options for a `kes_envelope`, set one call at a time, then built with `kes_envelope_builder_build`.
+//
+// Made by `kes_envelope_builder_new`, owned by the caller, freed with `kes_envelope_builder_free`
+// (also after it was built). Not thread-safe: one thread at a time may use a builder.
+typedef struct kes_envelope_builder kes_envelope_builder;
+
 // The details of a failed call: its code, the KES HTTP status, and messages.
 //
 // Made by a failing call that was given a non-NULL `kes_error **err_out`; owned by the caller, who
@@ -196,6 +213,20 @@ extern "C" {
 // those it was compiled against). Static: never free it. Thread-safe.
 const char *kes_version(void);
 
+// The context bytes of a string map, as MinIO makes them for KES (`internal/kms` `Context`): JSON
+// with the keys sorted by their bytes, no whitespace, Go's escaping (`{"bucket":"b","object":"o"}`;
+// `{}` for no pairs). Pass `kes_buf_data` and `kes_buf_len` of the result as the `context` of any
+// call (`kes_generate_key`, `kes_seal`, ...): the map and its bytes are the same context.
+//
+// The map is `len` pairs: `names[i]` and `values[i]`, NUL-terminated UTF-8 strings (NULL arrays with
+// `len` 0 for the empty map). A name given twice keeps its last value. libkes copies them. On
+// success, `*context_out` is a new `kes_buf` for `kes_buf_free`. Thread-safe.
+kes_result kes_context_from_map(const char *const *names,
+                                const char *const *values,
+                                size_t len,
+                                kes_buf **context_out,
+                                kes_error **err_out);
+
 // Seals `plaintext` (`plaintext_len` bytes) into an envelope under the key `name`, bound to `context`
 // (`context_len` bytes; NULL with 0 for none): a header that names the key and holds a fresh data key
 // as KES ciphertext, then the plaintext as a DARE 2.0 stream (docs/envelope.md). One KES `generate`
@@ -203,9 +234,9 @@ const char *kes_version(void);
 // `plaintext_len` bytes plus a header of 73 + the key name's length + the data key ciphertext's
 // length, plus 32 bytes per started 64 KiB. Thread-safe, as every operation on a handle.
 //
-// To bind an envelope to a string map as MinIO does, pass the map's bytes as docs/envelope.md section
-// 1 gives them (`{"bucket":"b/o"}`: sorted keys, no spaces). `KES_KEY_NOT_FOUND` if there is no such
-// key.
+// To bind an envelope to a string map as MinIO does, pass the map's canonical bytes:
+// `kes_context_from_map` makes them (docs/envelope.md section 1). `KES_KEY_NOT_FOUND` if there is no
+// such key.
 kes_result kes_seal(const kes_keys *keys,
                     const char *name,
                     const uint8_t *plaintext,
@@ -301,6 +332,118 @@ kes_result kes_open_range(const kes_keys *keys,
                           kes_write_fn write,
                           void *user,
                           kes_error **err_out);
+
+// `kes_seal` with an envelope's options: its data-key reuse, if it has any. Otherwise as `kes_seal`
+// on the handle the envelope was built with. Thread-safe: any number of threads may seal with one
+// envelope, and share its data keys.
+kes_result kes_envelope_seal(const kes_envelope *envelope,
+                             const char *name,
+                             const uint8_t *plaintext,
+                             size_t plaintext_len,
+                             const uint8_t *context,
+                             size_t context_len,
+                             kes_buf **sealed_out,
+                             kes_error **err_out);
+
+// `kes_open` with an envelope's options: `KES_NOT_ALLOWED` (403, "invalid envelope: key is not
+// accepted") for an envelope whose header names a key its accepted patterns do not match, before
+// KES is asked for the key. Otherwise as `kes_open`. Thread-safe.
+kes_result kes_envelope_open(const kes_envelope *envelope,
+                             const uint8_t *sealed,
+                             size_t sealed_len,
+                             const uint8_t *context,
+                             size_t context_len,
+                             kes_buf **plaintext_out,
+                             kes_error **err_out);
+
+// `kes_seal_stream` on the envelope's handle. Streams always get a fresh data key, also from an
+// envelope that reuses them: a stream's length is unknown when its key is chosen. Here so that a
+// program holding an envelope needs nothing else. Thread-safe.
+kes_result kes_envelope_seal_stream(const kes_envelope *envelope,
+                                    const char *name,
+                                    const uint8_t *context,
+                                    size_t context_len,
+                                    kes_read_fn read,
+                                    kes_write_fn write,
+                                    void *user,
+                                    kes_error **err_out);
+
+// `kes_open_stream` with an envelope's accepted key names: `KES_NOT_ALLOWED` as `kes_envelope_open`
+// says, before either callback writes anything. Otherwise as `kes_open_stream`. Thread-safe.
+kes_result kes_envelope_open_stream(const kes_envelope *envelope,
+                                    const uint8_t *context,
+                                    size_t context_len,
+                                    kes_read_fn read,
+                                    kes_write_fn write,
+                                    void *user,
+                                    kes_error **err_out);
+
+// `kes_open_range` with an envelope's accepted key names: `KES_NOT_ALLOWED` as `kes_envelope_open`
+// says. Otherwise as `kes_open_range`. Thread-safe.
+kes_result kes_envelope_open_range(const kes_envelope *envelope,
+                                   const uint8_t *context,
+                                   size_t context_len,
+                                   kes_read_at_fn read_at,
+                                   uint64_t source_len,
+                                   uint64_t offset,
+                                   uint64_t len,
+                                   kes_write_fn write,
+                                   void *user,
+                                   kes_error **err_out);
+
+// A new builder with the defaults: every key name accepted, a fresh data key for every message (what
+// `kes_seal` and `kes_open` do). On success, `*builder_out` is a new builder for
+// `kes_envelope_builder_free`.
+kes_result kes_envelope_builder_new(kes_envelope_builder **builder_out,
+                                    kes_error **err_out);
+
+// Opens only envelopes whose header names a key that matches one of `patterns` (`patterns_len`
+// NUL-terminated KES patterns: `"my-app-*"` for names starting with `my-app-`, or an exact name);
+// any other fails with `KES_NOT_ALLOWED` (403, "invalid envelope: key is not accepted") before KES
+// is asked for its key. So a message cannot make the program use a key it did not mean to.
+//
+// Each call replaces the list of the one before. An empty list (`NULL`, 0) accepts no key at all.
+// libkes copies the patterns. `KES_INVALID_ARGUMENT` for an invalid pattern, or a builder already
+// built (nothing changes then).
+kes_result kes_envelope_builder_accept_keys(kes_envelope_builder *builder,
+                                            const char *const *patterns,
+                                            size_t patterns_len,
+                                            kes_error **err_out);
+
+// Lets `kes_envelope_seal` reuse one data key for several messages with the same key name and
+// context: up to `messages` messages and `bytes` plaintext bytes in all, for up to `max_age_ms`
+// milliseconds from when KES made it. Then the next message gets a fresh data key. All three must
+// be non-zero. Off by default.
+//
+// Fewer KES calls, at a cost: a leaked data key opens every message it sealed, and KES's audit log
+// shows one `generate` for all of them. Every message still derives keys of its own from the data
+// key and a random salt (docs/envelope.md section 6), and opens with any handle's `kes_open`; its
+// header's SHARED_KEY flag says it was sealed this way. Streams always get a fresh data key.
+//
+// Each call replaces the limits of the one before. `KES_INVALID_ARGUMENT` if a limit is 0 ("invalid
+// envelope: data key reuse limits must be non-zero"), or the builder was already built (nothing
+// changes then).
+kes_result kes_envelope_builder_reuse_data_keys(kes_envelope_builder *builder,
+                                                uint64_t messages,
+                                                uint64_t bytes,
+                                                uint64_t max_age_ms,
+                                                kes_error **err_out);
+
+// Builds the envelope over the keys of `keys`, with the builder's options. On success,
+// `*envelope_out` is a new envelope for `kes_envelope_free`, and the builder is used up: the caller
+// still frees it with `kes_envelope_builder_free`, and any other call on it fails with
+// `KES_INVALID_ARGUMENT` ("the builder was already built"). On failure the builder is unchanged.
+kes_result kes_envelope_builder_build(kes_envelope_builder *builder,
+                                      const kes_keys *keys,
+                                      kes_envelope **envelope_out,
+                                      kes_error **err_out);
+
+// Frees a builder, built or not. NULL is fine. Once per builder.
+void kes_envelope_builder_free(kes_envelope_builder *builder);
+
+// Frees an envelope and wipes the data keys it kept for reuse. NULL is fine. Once per envelope,
+// after every thread is done with it; what it returned stays valid.
+void kes_envelope_free(kes_envelope *envelope);
 
 // The name of a result code, such as `"KES_KEY_NOT_FOUND"`, or `"KES_UNKNOWN"` for a number that is
 // no code (one from a newer libkes, say).

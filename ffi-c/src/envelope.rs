@@ -1,5 +1,8 @@
 //! Sealed messages (docs/envelope.md): `kes_seal` and `kes_open` on buffers, `kes_seal_stream` and
-//! `kes_open_stream` over read and write callbacks, and `kes_open_range` over a read-at callback.
+//! `kes_open_stream` over read and write callbacks, and `kes_open_range` over a read-at callback; and
+//! the same five as `kes_envelope_*` on a built `kes_envelope` (envelope_builder.rs), which adds
+//! accepted key names and data-key reuse. Each pair shares one body: the handle's functions are an
+//! envelope with the defaults.
 //!
 //! Core's streaming interface is `std::io`: `Envelope::seal_writer` is a `Write`, `open_reader` and
 //! `open_range` are `Read`s. The callbacks are that interface in C, adapted one to one (`CReader`,
@@ -10,10 +13,11 @@ use std::ffi::{c_char, c_int, c_void};
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use kesrs_core::{Context, Envelope, Error};
+use kesrs_core::{BlockingKeys, Context, DataKeys, Envelope, Error};
 use zeroize::Zeroizing;
 
 use crate::boundary::{self, boundary, Out};
+use crate::envelope_builder::kes_envelope;
 use crate::error::{kes_error, kes_result};
 use crate::keys::kes_keys;
 use crate::values::kes_buf;
@@ -55,9 +59,9 @@ pub type kes_read_at_fn =
 /// `plaintext_len` bytes plus a header of 73 + the key name's length + the data key ciphertext's
 /// length, plus 32 bytes per started 64 KiB. Thread-safe, as every operation on a handle.
 ///
-/// To bind an envelope to a string map as MinIO does, pass the map's bytes as docs/envelope.md section
-/// 1 gives them (`{"bucket":"b/o"}`: sorted keys, no spaces). `KES_KEY_NOT_FOUND` if there is no such
-/// key.
+/// To bind an envelope to a string map as MinIO does, pass the map's canonical bytes:
+/// `kes_context_from_map` makes them (docs/envelope.md section 1). `KES_KEY_NOT_FOUND` if there is no
+/// such key.
 #[no_mangle]
 pub unsafe extern "C" fn kes_seal(
     keys: *const kes_keys,
@@ -70,21 +74,19 @@ pub unsafe extern "C" fn kes_seal(
     err_out: *mut *mut kes_error,
 ) -> kes_result {
     boundary!(err_out, {
-        // SAFETY: kes.h requires `keys` to be NULL or a live handle, `name` NULL or a NUL-terminated
-        // string, `plaintext` and `context` NULL or as many readable bytes as their lengths say, and
-        // `sealed_out` NULL or writable.
-        let (keys, name, plaintext, context, sealed_out) = unsafe {
-            (
-                boundary::reference(keys, "keys")?.blocking(),
-                boundary::key_name(name)?,
-                boundary::bytes(plaintext, plaintext_len, "plaintext")?,
-                boundary::bytes(context, context_len, "context")?,
-                Out::new(sealed_out, "sealed_out")?,
+        // SAFETY: kes.h requires `keys` to be NULL or a live handle, and the other arguments to be
+        // as `seal` requires.
+        unsafe {
+            seal(
+                &defaults(keys)?,
+                name,
+                plaintext,
+                plaintext_len,
+                context,
+                context_len,
+                sealed_out,
             )
-        };
-        let sealed = keys.seal(&name, plaintext, &Context::from_bytes(context))?;
-        sealed_out.put(boundary::into_raw(kes_buf::new(Zeroizing::new(sealed))));
-        Ok(())
+        }
     })
 }
 
@@ -107,19 +109,18 @@ pub unsafe extern "C" fn kes_open(
     err_out: *mut *mut kes_error,
 ) -> kes_result {
     boundary!(err_out, {
-        // SAFETY: kes.h requires `keys` to be NULL or a live handle, `sealed` and `context` NULL or as
-        // many readable bytes as their lengths say, and `plaintext_out` NULL or writable.
-        let (keys, sealed, context, plaintext_out) = unsafe {
-            (
-                boundary::reference(keys, "keys")?.blocking(),
-                boundary::bytes(sealed, sealed_len, "sealed")?,
-                boundary::bytes(context, context_len, "context")?,
-                Out::new(plaintext_out, "plaintext_out")?,
+        // SAFETY: kes.h requires `keys` to be NULL or a live handle, and the other arguments to be
+        // as `open` requires.
+        unsafe {
+            open(
+                &defaults(keys)?,
+                sealed,
+                sealed_len,
+                context,
+                context_len,
+                plaintext_out,
             )
-        };
-        let plaintext = keys.open(sealed, &Context::from_bytes(context))?;
-        plaintext_out.put(boundary::into_raw(kes_buf::new(plaintext)));
-        Ok(())
+        }
     })
 }
 
@@ -153,29 +154,19 @@ pub unsafe extern "C" fn kes_seal_stream(
     err_out: *mut *mut kes_error,
 ) -> kes_result {
     boundary!(err_out, {
-        // SAFETY: kes.h requires `keys` to be NULL or a live handle, `name` NULL or a NUL-terminated
-        // string, and `context` NULL or `context_len` readable bytes.
-        let (keys, name, context) = unsafe {
-            (
-                boundary::reference(keys, "keys")?.blocking(),
-                boundary::key_name(name)?,
-                boundary::bytes(context, context_len, "context")?,
+        // SAFETY: kes.h requires `keys` to be NULL or a live handle, and the other arguments to be
+        // as `seal_stream` requires.
+        unsafe {
+            seal_stream(
+                &defaults(keys)?,
+                name,
+                context,
+                context_len,
+                read,
+                write,
+                user,
             )
-        };
-        let mut src = CReader::new(read, user)?;
-        let dst = CWriter::new(write, user)?;
-        let mut sealer =
-            Envelope::new(keys).seal_writer(&name, &Context::from_bytes(context), dst)?;
-        let mut buf = Zeroizing::new(vec![0u8; KES_STREAM_CHUNK]);
-        loop {
-            let n = src.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            sealer.write_all(buf.get(..n).unwrap_or_default())?;
         }
-        sealer.finish()?;
-        Ok(())
     })
 }
 
@@ -201,18 +192,9 @@ pub unsafe extern "C" fn kes_open_stream(
     err_out: *mut *mut kes_error,
 ) -> kes_result {
     boundary!(err_out, {
-        // SAFETY: kes.h requires `keys` to be NULL or a live handle and `context` NULL or
-        // `context_len` readable bytes.
-        let (keys, context) = unsafe {
-            (
-                boundary::reference(keys, "keys")?.blocking(),
-                boundary::bytes(context, context_len, "context")?,
-            )
-        };
-        let src = CReader::new(read, user)?;
-        let mut dst = CWriter::new(write, user)?;
-        let opener = Envelope::new(keys).open_reader(src, &Context::from_bytes(context))?;
-        copy_plaintext(opener, &mut dst)
+        // SAFETY: kes.h requires `keys` to be NULL or a live handle, and the other arguments to be
+        // as `open_stream` requires.
+        unsafe { open_stream(&defaults(keys)?, context, context_len, read, write, user) }
     })
 }
 
@@ -244,20 +226,326 @@ pub unsafe extern "C" fn kes_open_range(
     err_out: *mut *mut kes_error,
 ) -> kes_result {
     boundary!(err_out, {
-        // SAFETY: kes.h requires `keys` to be NULL or a live handle and `context` NULL or
-        // `context_len` readable bytes.
-        let (keys, context) = unsafe {
-            (
-                boundary::reference(keys, "keys")?.blocking(),
-                boundary::bytes(context, context_len, "context")?,
-            )
+        let range = Range {
+            read_at,
+            source_len,
+            offset,
+            len,
+            write,
+            user,
         };
-        let src = CReadAt::new(read_at, source_len, user)?;
-        let mut dst = CWriter::new(write, user)?;
-        let opener =
-            Envelope::new(keys).open_range(src, &Context::from_bytes(context), offset, len)?;
-        copy_plaintext(opener, &mut dst)
+        // SAFETY: kes.h requires `keys` to be NULL or a live handle, and the other arguments to be
+        // as `open_range` requires.
+        unsafe { open_range(&defaults(keys)?, context, context_len, range) }
     })
+}
+
+/// `kes_seal` with an envelope's options: its data-key reuse, if it has any. Otherwise as `kes_seal`
+/// on the handle the envelope was built with. Thread-safe: any number of threads may seal with one
+/// envelope, and share its data keys.
+#[no_mangle]
+pub unsafe extern "C" fn kes_envelope_seal(
+    envelope: *const kes_envelope,
+    name: *const c_char,
+    plaintext: *const u8,
+    plaintext_len: usize,
+    context: *const u8,
+    context_len: usize,
+    sealed_out: *mut *mut kes_buf,
+    err_out: *mut *mut kes_error,
+) -> kes_result {
+    boundary!(err_out, {
+        // SAFETY: kes.h requires `envelope` to be NULL or a live envelope, and the other arguments to
+        // be as `seal` requires.
+        unsafe {
+            seal(
+                configured(envelope)?,
+                name,
+                plaintext,
+                plaintext_len,
+                context,
+                context_len,
+                sealed_out,
+            )
+        }
+    })
+}
+
+/// `kes_open` with an envelope's options: `KES_NOT_ALLOWED` (403, "invalid envelope: key is not
+/// accepted") for an envelope whose header names a key its accepted patterns do not match, before
+/// KES is asked for the key. Otherwise as `kes_open`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn kes_envelope_open(
+    envelope: *const kes_envelope,
+    sealed: *const u8,
+    sealed_len: usize,
+    context: *const u8,
+    context_len: usize,
+    plaintext_out: *mut *mut kes_buf,
+    err_out: *mut *mut kes_error,
+) -> kes_result {
+    boundary!(err_out, {
+        // SAFETY: kes.h requires `envelope` to be NULL or a live envelope, and the other arguments to
+        // be as `open` requires.
+        unsafe {
+            open(
+                configured(envelope)?,
+                sealed,
+                sealed_len,
+                context,
+                context_len,
+                plaintext_out,
+            )
+        }
+    })
+}
+
+/// `kes_seal_stream` on the envelope's handle. Streams always get a fresh data key, also from an
+/// envelope that reuses them: a stream's length is unknown when its key is chosen. Here so that a
+/// program holding an envelope needs nothing else. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn kes_envelope_seal_stream(
+    envelope: *const kes_envelope,
+    name: *const c_char,
+    context: *const u8,
+    context_len: usize,
+    read: kes_read_fn,
+    write: kes_write_fn,
+    user: *mut c_void,
+    err_out: *mut *mut kes_error,
+) -> kes_result {
+    boundary!(err_out, {
+        // SAFETY: kes.h requires `envelope` to be NULL or a live envelope, and the other arguments to
+        // be as `seal_stream` requires.
+        unsafe {
+            seal_stream(
+                configured(envelope)?,
+                name,
+                context,
+                context_len,
+                read,
+                write,
+                user,
+            )
+        }
+    })
+}
+
+/// `kes_open_stream` with an envelope's accepted key names: `KES_NOT_ALLOWED` as `kes_envelope_open`
+/// says, before either callback writes anything. Otherwise as `kes_open_stream`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn kes_envelope_open_stream(
+    envelope: *const kes_envelope,
+    context: *const u8,
+    context_len: usize,
+    read: kes_read_fn,
+    write: kes_write_fn,
+    user: *mut c_void,
+    err_out: *mut *mut kes_error,
+) -> kes_result {
+    boundary!(err_out, {
+        // SAFETY: kes.h requires `envelope` to be NULL or a live envelope, and the other arguments to
+        // be as `open_stream` requires.
+        unsafe {
+            open_stream(
+                configured(envelope)?,
+                context,
+                context_len,
+                read,
+                write,
+                user,
+            )
+        }
+    })
+}
+
+/// `kes_open_range` with an envelope's accepted key names: `KES_NOT_ALLOWED` as `kes_envelope_open`
+/// says. Otherwise as `kes_open_range`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn kes_envelope_open_range(
+    envelope: *const kes_envelope,
+    context: *const u8,
+    context_len: usize,
+    read_at: kes_read_at_fn,
+    source_len: u64,
+    offset: u64,
+    len: u64,
+    write: kes_write_fn,
+    user: *mut c_void,
+    err_out: *mut *mut kes_error,
+) -> kes_result {
+    boundary!(err_out, {
+        let range = Range {
+            read_at,
+            source_len,
+            offset,
+            len,
+            write,
+            user,
+        };
+        // SAFETY: kes.h requires `envelope` to be NULL or a live envelope, and the other arguments to
+        // be as `open_range` requires.
+        unsafe { open_range(configured(envelope)?, context, context_len, range) }
+    })
+}
+
+/// A handle's envelopes with the defaults: a fresh data key per message, every key name accepted.
+///
+/// # Safety
+/// `keys` is NULL or a handle from libkes that is not freed while the envelope lives.
+unsafe fn defaults<'a>(keys: *const kes_keys) -> Result<Envelope<&'a BlockingKeys>, Error> {
+    // SAFETY: this function's contract is `reference`'s.
+    let keys = unsafe { boundary::reference(keys, "keys") }?;
+    Ok(Envelope::new(keys.blocking()))
+}
+
+/// A built `kes_envelope`'s core envelope.
+///
+/// # Safety
+/// `envelope` is NULL or an envelope from libkes that is not freed while the reference lives.
+unsafe fn configured<'a>(
+    envelope: *const kes_envelope,
+) -> Result<&'a Envelope<BlockingKeys>, Error> {
+    // SAFETY: this function's contract is `reference`'s.
+    unsafe { boundary::reference(envelope, "envelope") }.map(kes_envelope::core)
+}
+
+/// The body of `kes_seal` and `kes_envelope_seal`.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string, `plaintext` and `context` NULL or as many readable
+/// bytes as their lengths say, and `sealed_out` NULL or writable.
+unsafe fn seal<K: DataKeys>(
+    envelope: &Envelope<K>,
+    name: *const c_char,
+    plaintext: *const u8,
+    plaintext_len: usize,
+    context: *const u8,
+    context_len: usize,
+    sealed_out: *mut *mut kes_buf,
+) -> Result<(), Error> {
+    // SAFETY: this function's contract.
+    let (name, plaintext, context, sealed_out) = unsafe {
+        (
+            boundary::key_name(name)?,
+            boundary::bytes(plaintext, plaintext_len, "plaintext")?,
+            boundary::bytes(context, context_len, "context")?,
+            Out::new(sealed_out, "sealed_out")?,
+        )
+    };
+    let sealed = envelope.seal(&name, plaintext, &Context::from_bytes(context))?;
+    sealed_out.put(boundary::into_raw(kes_buf::new(Zeroizing::new(sealed))));
+    Ok(())
+}
+
+/// The body of `kes_open` and `kes_envelope_open`.
+///
+/// # Safety
+/// `sealed` and `context` are NULL or as many readable bytes as their lengths say, and
+/// `plaintext_out` NULL or writable.
+unsafe fn open<K: DataKeys>(
+    envelope: &Envelope<K>,
+    sealed: *const u8,
+    sealed_len: usize,
+    context: *const u8,
+    context_len: usize,
+    plaintext_out: *mut *mut kes_buf,
+) -> Result<(), Error> {
+    // SAFETY: this function's contract.
+    let (sealed, context, plaintext_out) = unsafe {
+        (
+            boundary::bytes(sealed, sealed_len, "sealed")?,
+            boundary::bytes(context, context_len, "context")?,
+            Out::new(plaintext_out, "plaintext_out")?,
+        )
+    };
+    let plaintext = envelope.open(sealed, &Context::from_bytes(context))?;
+    plaintext_out.put(boundary::into_raw(kes_buf::new(plaintext)));
+    Ok(())
+}
+
+/// The body of `kes_seal_stream` and `kes_envelope_seal_stream`.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string and `context` NULL or `context_len` readable bytes.
+unsafe fn seal_stream<K: DataKeys>(
+    envelope: &Envelope<K>,
+    name: *const c_char,
+    context: *const u8,
+    context_len: usize,
+    read: kes_read_fn,
+    write: kes_write_fn,
+    user: *mut c_void,
+) -> Result<(), Error> {
+    // SAFETY: this function's contract.
+    let (name, context) = unsafe {
+        (
+            boundary::key_name(name)?,
+            boundary::bytes(context, context_len, "context")?,
+        )
+    };
+    let mut src = CReader::new(read, user)?;
+    let dst = CWriter::new(write, user)?;
+    let mut sealer = envelope.seal_writer(&name, &Context::from_bytes(context), dst)?;
+    let mut buf = Zeroizing::new(vec![0u8; KES_STREAM_CHUNK]);
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sealer.write_all(buf.get(..n).unwrap_or_default())?;
+    }
+    sealer.finish()?;
+    Ok(())
+}
+
+/// The body of `kes_open_stream` and `kes_envelope_open_stream`.
+///
+/// # Safety
+/// `context` is NULL or `context_len` readable bytes.
+unsafe fn open_stream<K: DataKeys>(
+    envelope: &Envelope<K>,
+    context: *const u8,
+    context_len: usize,
+    read: kes_read_fn,
+    write: kes_write_fn,
+    user: *mut c_void,
+) -> Result<(), Error> {
+    // SAFETY: this function's contract.
+    let context = unsafe { boundary::bytes(context, context_len, "context") }?;
+    let src = CReader::new(read, user)?;
+    let mut dst = CWriter::new(write, user)?;
+    let opener = envelope.open_reader(src, &Context::from_bytes(context))?;
+    copy_plaintext(opener, &mut dst)
+}
+
+/// `kes_open_range`'s arguments after the context: where the envelope is, the range, where it goes.
+struct Range {
+    read_at: kes_read_at_fn,
+    source_len: u64,
+    offset: u64,
+    len: u64,
+    write: kes_write_fn,
+    user: *mut c_void,
+}
+
+/// The body of `kes_open_range` and `kes_envelope_open_range`.
+///
+/// # Safety
+/// `context` is NULL or `context_len` readable bytes.
+unsafe fn open_range<K: DataKeys>(
+    envelope: &Envelope<K>,
+    context: *const u8,
+    context_len: usize,
+    range: Range,
+) -> Result<(), Error> {
+    // SAFETY: this function's contract.
+    let context = unsafe { boundary::bytes(context, context_len, "context") }?;
+    let src = CReadAt::new(range.read_at, range.source_len, range.user)?;
+    let mut dst = CWriter::new(range.write, range.user)?;
+    let opener =
+        envelope.open_range(src, &Context::from_bytes(context), range.offset, range.len)?;
+    copy_plaintext(opener, &mut dst)
 }
 
 /// Copies what `opener` returns (authenticated plaintext) to `dst`, through one buffer wiped at the end.

@@ -13,7 +13,11 @@
 //! The public interface is the `extern "C"` functions and types of:
 //! - `error`: `kes_result`, `kes_result_name`, `kes_error` and its accessors;
 //! - `keys`: `kes_keys`, how to open one, and every key operation;
-//! - `envelope`: sealed messages: `kes_seal`, `kes_open`, their streams over callbacks, and ranges;
+//! - `context`: `kes_context_from_map`, a string map as context bytes;
+//! - `envelope`: sealed messages: `kes_seal`, `kes_open`, their streams over callbacks, and ranges,
+//!   on a handle's defaults or on a `kes_envelope`;
+//! - `envelope_builder`: `kes_envelope_builder` and `kes_envelope`: accepted key names and data-key
+//!   reuse;
 //! - `values`: `kes_buf`, `kes_data_key`, `kes_key_info`, `kes_key_iter`.
 
 // A C library cannot be written without `unsafe`: every function receives raw pointers from C. The
@@ -31,7 +35,9 @@
 #![allow(clippy::too_many_arguments)]
 
 mod boundary;
+pub mod context;
 pub mod envelope;
+pub mod envelope_builder;
 pub mod error;
 pub mod internal;
 pub mod keys;
