@@ -1,5 +1,6 @@
 /* 8 threads hammer one handle with mixed operations for a few seconds: every call must succeed, and
- * what one thread encrypts another decrypts.
+ * what one thread encrypts another decrypts. They also share one kes_envelope that reuses data keys
+ * (its cache is shared state) and open each other's messages with the handle.
  *
  *   test_threads SECONDS                 an in-memory handle
  *   test_threads SECONDS SERVER_DIR      a remote handle (server.sh) */
@@ -13,6 +14,7 @@
 static const kes_keys *keys;
 static double seconds;
 static kes_data_key *shared_dek; /* made before the threads start; read by all */
+static const kes_envelope *envelope; /* reuses a data key for up to 16 messages */
 
 static double now(void) {
     struct timespec ts;
@@ -32,7 +34,7 @@ static void *hammer(void *arg) {
         kes_data_key *dek = NULL;
         kes_buf *buf = NULL, *plaintext = NULL;
         uint8_t mac[KES_HMAC_LEN];
-        switch (i % 6) {
+        switch (i % 7) {
         case 0:
             EXPECT(KES_OK, kes_generate_key, keys, name, (const uint8_t *)own, strlen(own), &dek);
             EXPECT(KES_OK, kes_decrypt, keys, name, kes_data_key_ciphertext(dek),
@@ -61,6 +63,14 @@ static void *hammer(void *arg) {
             kes_key_info_free(info);
             break;
         }
+        case 5:
+            EXPECT(KES_OK, kes_envelope_seal, envelope, "shared", (const uint8_t *)own, strlen(own),
+                   (const uint8_t *)"ctx", 3, &buf);
+            EXPECT(KES_OK, kes_open, keys, kes_buf_data(buf), kes_buf_len(buf),
+                   (const uint8_t *)"ctx", 3, &plaintext);
+            CHECK(kes_buf_len(plaintext) == strlen(own) &&
+                  memcmp(kes_buf_data(plaintext), own, strlen(own)) == 0);
+            break;
         default: {
             kes_key_iter *iter = NULL;
             EXPECT(KES_OK, kes_list_keys, keys, "thread-*", &iter);
@@ -100,6 +110,13 @@ int main(int argc, char **argv) {
     keys = handle;
     EXPECT(KES_OK, kes_create_key, keys, "shared");
     EXPECT(KES_OK, kes_generate_key, keys, "shared", NULL, 0, &shared_dek);
+    kes_envelope_builder *builder = NULL;
+    kes_envelope *reusing = NULL;
+    EXPECT(KES_OK, kes_envelope_builder_new, &builder);
+    EXPECT(KES_OK, kes_envelope_builder_reuse_data_keys, builder, 16, 1 << 20, 60000);
+    EXPECT(KES_OK, kes_envelope_builder_build, builder, keys, &reusing);
+    kes_envelope_builder_free(builder);
+    envelope = reusing;
 
     pthread_t threads[THREADS];
     for (long i = 0; i < THREADS; i++) CHECK(pthread_create(&threads[i], NULL, hammer, (void *)i) == 0);
@@ -112,6 +129,7 @@ int main(int argc, char **argv) {
     }
     EXPECT(KES_OK, kes_delete_key, keys, "shared");
     kes_data_key_free(shared_dek);
+    kes_envelope_free(reusing);
     kes_keys_free(handle);
     printf("test_threads: ok, %lu rounds in %.1f s on %d threads (%s)\n", total, seconds, THREADS,
            argc == 2 ? "memory" : "remote");
