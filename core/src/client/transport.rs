@@ -127,15 +127,23 @@ impl ClientBuilder {
                 )))
         } else {
             let (roots, given) = self.roots()?;
-            let webpki =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-                    .build()
-                    .map_err(|err| config_error(format!("CA certificate: {err}")))?;
-            // Not dangerous: webpki's verifier, plus Go's acceptance of a given CA certificate
-            // presented as the server's own (see `trust`).
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ServerVerifier::new(webpki, given)))
+            if roots.is_empty() {
+                // webpki's verifier builder refuses an empty store; with nothing trusted, every
+                // server certificate fails as "not trusted", which is the sentence to show.
+                builder.with_root_certificates(roots)
+            } else {
+                let webpki = WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    Arc::clone(&provider),
+                )
+                .build()
+                .map_err(|err| config_error(format!("CA certificate: {err}")))?;
+                // Not dangerous: webpki's verifier, plus Go's acceptance of a given CA certificate
+                // presented as the server's own (see `trust`).
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ServerVerifier::new(webpki, given)))
+            }
         };
         // ALPN (h2, http/1.1) is set by the connector builder below.
         let tls = match self.credentials {

@@ -154,8 +154,9 @@ impl fmt::Display for TlsFailure {
 impl TlsFailure {
     /// The TLS failure somewhere in `err`'s chain of causes, if there is one.
     ///
-    /// rustls's error reaches the client wrapped in an `io::Error`, whose `source()` skips the error
-    /// it wraps, so each `io::Error` is opened by hand.
+    /// rustls's error reaches the client inside an `io::Error` (hyper-rustls wraps tokio-rustls's
+    /// `io::Error` in another), and `io::Error::source()` skips the error it wraps, so each one is
+    /// opened by hand.
     pub(crate) fn find(err: &(dyn StdError + 'static)) -> Option<Self> {
         let mut current = Some(err);
         while let Some(err) = current {
@@ -163,12 +164,13 @@ impl TlsFailure {
                 return Some(Self::from_rustls(tls));
             }
             if let Some(io) = err.downcast_ref::<io::Error>() {
-                if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                    return Some(Self::from_rustls(tls));
-                }
-                // tokio-rustls's words for a connection closed before the handshake finished.
+                // tokio-rustls's kind for a connection closed before the handshake finished.
                 if io.kind() == io::ErrorKind::UnexpectedEof {
                     return Some(Self::ClosedDuringHandshake);
+                }
+                if let Some(inner) = io.get_ref() {
+                    current = Some(inner);
+                    continue;
                 }
             }
             current = err.source();
@@ -271,6 +273,9 @@ mod tests {
             rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
         );
         assert_eq!(TlsFailure::find(&io), Some(TlsFailure::UnknownIssuer));
+        // As hyper-rustls hands it on.
+        let wrapped = io::Error::other(io);
+        assert_eq!(TlsFailure::find(&wrapped), Some(TlsFailure::UnknownIssuer));
         let name = rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
             expected: rustls::pki_types::ServerName::try_from("localhost").unwrap(),
             presented: vec![
