@@ -67,6 +67,14 @@ pub enum Error {
     },
     /// No KES server could be reached, or the client could not be set up. Carries the cause.
     Connect(String),
+    /// The TLS connection to a KES server failed: the server's certificate, the client's, or the
+    /// protocol.
+    Tls {
+        /// The endpoint, `https://host:port`.
+        endpoint: String,
+        /// What failed, as a sentence with what to do about it.
+        failure: crate::tls::TlsFailure,
+    },
     /// A KES server sent a response that does not follow the protocol.
     Protocol(&'static str),
     /// A caller passed an argument that cannot be used (a missing endpoint, an unreadable file).
@@ -248,7 +256,7 @@ impl Error {
             Self::HmacNotSupported => ErrorCode::HmacNotSupported,
             Self::KeyStore { .. } | Self::CorruptKey(_) => ErrorCode::KeyStoreUnavailable,
             Self::Config(_) => ErrorCode::Config,
-            Self::Connect(_) => ErrorCode::Connection,
+            Self::Connect(_) | Self::Tls { .. } => ErrorCode::Connection,
             Self::Protocol(_) => ErrorCode::Protocol,
             Self::Forked => ErrorCode::Forked,
             Self::Random | Self::Encrypt | Self::Runtime(_) => ErrorCode::Internal,
@@ -290,7 +298,7 @@ impl Error {
             Self::KeyStore { .. } | Self::CorruptKey(_) => 502,
             Self::Random | Self::Encrypt | Self::Config(_) | Self::Forked | Self::Runtime(_) => 500,
             Self::Server { status, .. } => *status,
-            Self::Connect(_) | Self::Protocol(_) => 502,
+            Self::Connect(_) | Self::Tls { .. } | Self::Protocol(_) => 502,
             Self::Envelope(EnvelopeError::KeyNotAccepted) => 403,
             Self::Envelope(_) => 400,
             Self::Io(_) => 500,
@@ -342,6 +350,9 @@ impl Error {
             Self::Config(_) => "invalid configuration".into(),
             Self::Server { message, .. } => message.clone(),
             Self::Connect(cause) => format!("kes: connection failed: {cause}"),
+            Self::Tls { endpoint, failure } => {
+                format!("kes: connection failed: {endpoint}: {failure}")
+            }
             Self::Protocol(reason) => format!("kes: invalid server response: {reason}"),
             Self::InvalidArgument(reason) => format!("invalid argument: {reason}"),
             Self::Forked => "this handle was opened in the parent process: open a new one after \
@@ -732,6 +743,13 @@ mod tests {
                 ErrorCode::InvalidArgument,
             ),
             (Error::Connect("refused".into()), ErrorCode::Connection),
+            (
+                Error::Tls {
+                    endpoint: "https://127.0.0.1:7373".into(),
+                    failure: crate::tls::TlsFailure::UnknownIssuer,
+                },
+                ErrorCode::Connection,
+            ),
             (
                 Error::KeyStore {
                     op: StoreOp::Read,

@@ -74,7 +74,7 @@ pub use keys::{BlockingKeys, Keys};
 pub use keystore::{KeyStore, StoreError};
 pub use kms::{DataKey, KeyInfo, KeyList, Kms, StoreStatus};
 pub use name::{valid_name, KeyName, Pattern};
-pub use policy::Policy;
+pub use policy::{NameCoverage, Policy};
 
 /// Entry points for the fuzz targets in `fuzz/` and the envelope vectors. Not part of the public API;
 /// may change at any time.

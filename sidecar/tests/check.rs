@@ -43,6 +43,7 @@ policy:
       - /v1/key/generate/minio-*
       - /v1/key/decrypt/minio-*
       - /v1/key/describe/minio-*
+      - /v1/key/hmac/minio-*
       - /v1/key/list/*
       - /v1/status
       - /v1/api
@@ -256,7 +257,7 @@ fn a_policy_missing_a_minio_route_says_which() {
         &setup,
         &[],
         "policy 'minio'",
-        "does not allow POST /v1/key/generate/minio-default-key",
+        "does not allow POST /v1/key/generate/ for any key name",
     );
     assert!(out.contains("insufficient permissions"), "{out}");
 
@@ -284,6 +285,87 @@ fn a_policy_missing_a_minio_route_says_which() {
     fails(&setup, &[], "policy 'monitoring'", "/v1/key/generate/");
     let (ok, out) = setup.check(&["--minio-policy", "minio"]);
     assert!(ok, "{out}");
+}
+
+/// A route MinIO needs that the policy allows for no key name fails with or without `--key`; a
+/// pattern that may or may not match MinIO's key needs the key to decide (issue 13).
+#[test]
+fn a_route_allowed_for_no_key_name_fails_without_a_key() {
+    let setup = Setup::new();
+    let without_keys = POLICY.replace("keys:\n  - name: minio-default-key\n", "");
+    setup.config(&without_keys.replace("      - /v1/key/decrypt/minio-*\n", ""));
+    for args in [&[][..], &["--key", "minio-default-key"][..]] {
+        let out = fails(
+            &setup,
+            args,
+            "policy 'minio'",
+            "does not allow POST /v1/key/decrypt/ for any key name (needed by every read of an \
+             encrypted object)",
+        );
+        assert!(!out.contains("/v1/key/decrypt/minio-default-key"), "{out}");
+    }
+
+    // A deny that takes every name away counts the same.
+    setup.config(&without_keys.replace(
+        "    identities:",
+        "    deny:\n      - /v1/key/generate/*\n    identities:",
+    ));
+    fails(
+        &setup,
+        &[],
+        "policy 'minio'",
+        "does not allow POST /v1/key/generate/ for any key name",
+    );
+
+    // `minio-*` may or may not match MinIO's key: a warning asking for it, then a verdict.
+    setup.config(&without_keys);
+    let (ok, out) = setup.check(&[]);
+    assert!(ok, "{out}");
+    let warning = line(&out, "warn", "policy 'minio'");
+    assert!(
+        warning.contains("allows POST /v1/key/generate/ (e.g. minio-a)")
+            && warning.contains("for some key names only")
+            && warning.contains("pass MinIO's MINIO_KMS_KES_KEY_NAME as --key NAME"),
+        "{warning}"
+    );
+    let (ok, out) = setup.check(&["--key", "minio-default-key"]);
+    assert!(ok, "{out}");
+    line(&out, "ok", "policy 'minio'");
+    fails(
+        &setup,
+        &["--key", "other-key"],
+        "policy 'minio'",
+        "does not allow POST /v1/key/generate/other-key",
+    );
+
+    // A pattern that covers every name needs no key at all.
+    setup.config(
+        "policy:\n  minio:\n    allow:\n      - /v1/key/*\n      - /v1/status\n      - /v1/api\n\
+         \x20   identities:\n      - MINIO\n",
+    );
+    let (ok, out) = setup.check(&[]);
+    assert!(ok, "{out}");
+    assert!(
+        line(&out, "ok", "policy 'minio'").contains("for every key name"),
+        "{out}"
+    );
+}
+
+/// MinIO with MINIO_API_ROOT_ACCESS=off derives its root credentials from `/v1/key/hmac`; denied,
+/// it keeps minioadmin:minioadmin without a word, so `check` names the route and that consequence.
+#[test]
+fn a_policy_without_hmac_names_the_root_credentials() {
+    let setup = Setup::new();
+    setup.config(&POLICY.replace("      - /v1/key/hmac/minio-*\n", ""));
+    let (ok, out) = setup.check(&[]);
+    assert!(ok, "{out}");
+    let warning = line(&out, "warn", "policy 'minio'");
+    assert!(
+        warning.contains("PUT /v1/key/hmac/ for any key name")
+            && warning.contains("MINIO_API_ROOT_ACCESS=off")
+            && warning.contains("silently keeps minioadmin:minioadmin"),
+        "{warning}"
+    );
 }
 
 #[test]
@@ -316,9 +398,35 @@ fn the_server_logs_the_same_findings_at_start() {
     );
     let server = Server::start(&policy);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !server.stderr_contains("does not allow POST /v1/key/generate/minio-key") {
+    while !server.stderr_contains("does not allow POST /v1/key/generate/ for any key name") {
         assert!(std::time::Instant::now() < deadline, "finding not logged");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(server.stderr_contains("certificate/key"));
+}
+
+/// The server has no `--key`: its hint names the `kesrs check` command to run.
+#[test]
+fn the_server_hint_names_a_command() {
+    let user = ClientCert::ed25519();
+    let policy = format!(
+        "policy:\n  minio:\n    allow:\n      - /v1/key/*\n      - /v1/status\n    deny:\n      \
+         - /v1/key/decrypt/minio-archive*\n    identities:\n      - {}\n",
+        user.identity
+    );
+    let server = Server::start(&policy);
+    let command = format!(
+        "run `kesrs check --config {} --key NAME`",
+        server.config_path().display()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !server.stderr_contains(&command) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hint not logged: {:?}",
+            server.stderr.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!server.stderr_contains("as --key NAME"));
 }

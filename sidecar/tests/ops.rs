@@ -319,6 +319,11 @@ async fn dev_mode_prints_an_api_key_that_works() {
     let other = ClientCert::ed25519();
     let mut o = Client::connect(addr, Some(&other), Proto::Http2).await;
     assert_eq!(o.get("/v1/key/list/").await.status, 403);
+    // SIGTERM, not a kill: the dev server removes the certificate file it wrote. Open
+    // connections would hold the drain.
+    drop((c, o));
+    common::signal(guard.0, "TERM");
+    let _ = guard.0.wait();
     drop(guard);
 
     let out = Command::new(BIN)

@@ -16,6 +16,7 @@ use crate::kms::{DataKey, KeyInfo, KeyList};
 use crate::{Error, Identity, KeyName, KeyType, Pattern, Policy};
 
 mod transport;
+mod trust;
 mod wire;
 
 pub use transport::{ClientBuilder, Credentials};

@@ -12,6 +12,7 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
@@ -19,8 +20,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::trust::ServerVerifier;
 use super::{wire, Client, LogStream};
-use crate::tls::{pem_certificates, DangerAnyServerCertificate};
+use crate::tls::{pem_certificates, DangerAnyServerCertificate, TlsFailure};
 use crate::{ApiKey, CertificateOptions, Error};
 
 /// A response body larger than this is refused (the Go client reads at most 1 MiB too).
@@ -124,7 +126,24 @@ impl ClientBuilder {
                     &provider,
                 )))
         } else {
-            builder.with_root_certificates(self.roots()?)
+            let (roots, given) = self.roots()?;
+            if roots.is_empty() {
+                // webpki's verifier builder refuses an empty store; with nothing trusted, every
+                // server certificate fails as "not trusted", which is the sentence to show.
+                builder.with_root_certificates(roots)
+            } else {
+                let webpki = WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    Arc::clone(&provider),
+                )
+                .build()
+                .map_err(|err| config_error(format!("CA certificate: {err}")))?;
+                // Not dangerous: webpki's verifier, plus Go's acceptance of a given CA certificate
+                // presented as the server's own (see `trust`).
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ServerVerifier::new(webpki, given)))
+            }
         };
         // ALPN (h2, http/1.1) is set by the connector builder below.
         let tls = match self.credentials {
@@ -170,8 +189,10 @@ impl ClientBuilder {
         })
     }
 
-    fn roots(&self) -> Result<RootCertStore, Error> {
+    /// The trusted roots, and among them the CA certificates the caller gave.
+    fn roots(&self) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), Error> {
         let mut roots = RootCertStore::empty();
+        let mut given = Vec::new();
         if self.system_roots {
             // Unreadable system certificates are skipped, as Go's x509.SystemCertPool does.
             let native = rustls_native_certs::load_native_certs();
@@ -182,11 +203,12 @@ impl ClientBuilder {
                 .map_err(|err| config_error(format!("CA certificate: {err}")))?;
             for cert in certs {
                 roots
-                    .add(cert)
+                    .add(cert.clone())
                     .map_err(|err| config_error(format!("CA certificate: {err}")))?;
+                given.push(cert);
             }
         }
-        Ok(roots)
+        Ok((roots, given))
     }
 }
 
@@ -314,7 +336,12 @@ impl Transport {
             let result = self.inner.http.request(request).await;
             let retry = match &result {
                 Ok(response) => response.status() == hyper::StatusCode::SERVICE_UNAVAILABLE,
-                Err(_) => true,
+                // A refused certificate is refused again: report it at once. A connection closed
+                // mid-handshake may be a server restarting, so that one is retried.
+                Err(err) => matches!(
+                    TlsFailure::find(err),
+                    None | Some(TlsFailure::ClosedDuringHandshake)
+                ),
             };
             if !retry || attempt >= RETRIES {
                 return result.map_err(|err| connection_error(&endpoint.base, &err));
@@ -394,7 +421,14 @@ async fn error_from_response(response: Response<Incoming>) -> Error {
     Error::from_response(status, message)
 }
 
-pub(super) fn connection_error(endpoint: &str, err: &dyn std::error::Error) -> Error {
+/// A failed connection: a TLS failure as its sentence, anything else with its chain of causes.
+pub(super) fn connection_error(endpoint: &str, err: &(dyn std::error::Error + 'static)) -> Error {
+    if let Some(failure) = TlsFailure::find(err) {
+        return Error::Tls {
+            endpoint: endpoint.to_owned(),
+            failure,
+        };
+    }
     let mut message = format!("{endpoint}: {err}");
     let mut source = err.source();
     while let Some(cause) = source {

@@ -1,7 +1,9 @@
 //! TLS pieces that the client, the server and the tests share: where CA certificates are read from,
-//! and (named "danger") the verifiers that accept any certificate.
+//! (named "danger") the verifiers that accept any certificate, and the sentences a client's TLS
+//! failures read as.
 
 mod danger;
+mod failure;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::CertificateDer;
 
 pub use danger::{DangerAnyClientCertificate, DangerAnyServerCertificate};
+pub use failure::TlsFailure;
 
 /// The files a CA setting (`tls.ca`, `keystore.azure.keyvault.tls.ca`, `--ca`) names: the file itself,
 /// or every file in the directory (not its subdirectories), sorted so that an error always names the

@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 use x509_parser::extensions::GeneralName;
 
 use kesrs_core::config::{ClientAuth, KeyStoreConfig};
-use kesrs_core::{Config, KeyName, Kms};
+use kesrs_core::{Config, KeyName, Kms, NameCoverage};
 
 use super::routes::{Auth, ROUTES};
 use super::state::Settings;
@@ -103,6 +103,9 @@ pub(crate) struct Options {
     pub(crate) min_validity: Duration,
     /// Whether to try the key store at all.
     pub(crate) key_store: bool,
+    /// Set when the server logs the findings: the config file, so that a hint to check a key name
+    /// names the `kesrs check` command to run rather than a flag the server does not have.
+    pub(crate) server_config: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -113,6 +116,7 @@ impl Default for Options {
             minio_policies: Vec::new(),
             min_validity: DEFAULT_MIN_VALIDITY,
             key_store: true,
+            server_config: None,
         }
     }
 }
@@ -152,9 +156,14 @@ pub(crate) async fn run(path: &Path, options: &Options) -> Vec<Finding> {
     findings
 }
 
-/// The items that read only local files: what `kesrs server` logs at start and on every reload.
-pub(crate) fn static_findings(settings: &Settings) -> Vec<Finding> {
-    static_findings_with(settings, &Options::default())
+/// The items that read only local files: what `kesrs server` logs at start and on every reload
+/// of the config at `config`.
+pub(crate) fn static_findings(settings: &Settings, config: &Path) -> Vec<Finding> {
+    let options = Options {
+        server_config: Some(config.to_owned()),
+        ..Options::default()
+    };
+    static_findings_with(settings, &options)
 }
 
 fn static_findings_with(settings: &Settings, options: &Options) -> Vec<Finding> {
@@ -456,43 +465,67 @@ struct Needed {
     required: bool,
 }
 
-fn needed(keys: &[KeyName]) -> Vec<Needed> {
-    let mut needed = Vec::new();
-    for key in keys {
-        for (method, route, breaks, required) in [
-            (
-                "POST",
-                "/v1/key/generate/",
-                "every SSE-KMS and SSE-S3 write, and MinIO's start-up",
-                true,
-            ),
-            (
-                "POST",
-                "/v1/key/decrypt/",
-                "every read of an encrypted object",
-                true,
-            ),
-            (
-                "POST",
-                "/v1/key/create/",
-                "MinIO's start-up when the key is missing, and mc admin kms key create",
-                true,
-            ),
-            (
-                "GET",
-                "/v1/key/describe/",
-                "MinIO's KMS keep-alive and mc admin kms key status",
-                false,
-            ),
-        ] {
-            needed.push(Needed {
-                method,
-                path: format!("{route}{key}"),
-                breaks,
-                required,
-            });
+/// A route MinIO calls with a key name after it.
+struct KeyRoute {
+    method: &'static str,
+    route: &'static str,
+    breaks: &'static str,
+    required: bool,
+}
+
+impl KeyRoute {
+    fn for_key(&self, key: &str) -> Needed {
+        Needed {
+            method: self.method,
+            path: format!("{}{key}", self.route),
+            breaks: self.breaks,
+            required: self.required,
         }
     }
+}
+
+/// The routes MinIO calls for its keys (shared/spec/minio-client.md 0 and 2.2).
+const KEY_ROUTES: [KeyRoute; 5] = [
+    KeyRoute {
+        method: "POST",
+        route: "/v1/key/generate/",
+        breaks: "every SSE-KMS and SSE-S3 write, and MinIO's start-up",
+        required: true,
+    },
+    KeyRoute {
+        method: "POST",
+        route: "/v1/key/decrypt/",
+        breaks: "every read of an encrypted object",
+        required: true,
+    },
+    KeyRoute {
+        method: "POST",
+        route: "/v1/key/create/",
+        breaks: "MinIO's start-up when the key is missing, and mc admin kms key create",
+        required: true,
+    },
+    KeyRoute {
+        method: "GET",
+        route: "/v1/key/describe/",
+        breaks: "MinIO's KMS keep-alive and mc admin kms key status",
+        required: false,
+    },
+    // Only MinIO with MINIO_API_ROOT_ACCESS=off calls it, so it is a warning; but there a 403
+    // does not stop MinIO, it quietly leaves the default root credentials in place.
+    KeyRoute {
+        method: "PUT",
+        route: "/v1/key/hmac/",
+        breaks: "MinIO with MINIO_API_ROOT_ACCESS=off, which derives its root credentials from \
+                 it; denied, MinIO silently keeps minioadmin:minioadmin",
+        required: false,
+    },
+];
+
+fn needed(keys: &[KeyName]) -> Vec<Needed> {
+    let mut needed: Vec<Needed> = keys
+        .iter()
+        .flat_map(|key| KEY_ROUTES.iter().map(|route| route.for_key(key.as_str())))
+        .collect();
     for (path, breaks, required) in [
         ("/v1/status", "mc admin info (KMS status)", true),
         ("/v1/key/list/*", "mc admin kms key list", false),
@@ -530,20 +563,15 @@ fn needs_policy(settings: &Settings, path: &str) -> bool {
     route.auth == Auth::Verify && !skip
 }
 
-/// Every policy MinIO uses allows the routes MinIO calls, for every key MinIO uses.
+/// Every policy MinIO uses allows the routes MinIO calls, for every key MinIO uses. A key route the
+/// policy allows for no key name at all fails whatever the key; only a route allowed for some names
+/// needs the key name to decide.
 fn policies(settings: &Settings, options: &Options, findings: &mut Vec<Finding>) {
     let mut keys: Vec<KeyName> = settings.keys.clone();
     for key in &options.keys {
         if !keys.contains(key) {
             keys.push(key.clone());
         }
-    }
-    if keys.is_empty() {
-        findings.push(Finding::warn(
-            "policies",
-            "no key name to check the policies with: pass MinIO's MINIO_KMS_KES_KEY_NAME as \
-             --key NAME, or list it under keys:",
-        ));
     }
     for name in &options.minio_policies {
         if !settings.policies.contains_key(name) {
@@ -570,11 +598,35 @@ fn policies(settings: &Settings, options: &Options, findings: &mut Vec<Finding>)
     let needed = needed(&keys);
     for (name, config) in selected {
         let item = format!("policy '{name}'");
-        let missing: Vec<&Needed> = needed
+        let checked = |path: &str| needs_policy(settings, path);
+        // Routes allowed for no key name at all: no key MinIO could use works there.
+        let no_name: Vec<&KeyRoute> = KEY_ROUTES
             .iter()
-            .filter(|n| needs_policy(settings, &n.path) && !config.policy.verify(&n.path))
+            .filter(|r| checked(r.route))
+            .filter(|r| config.policy.key_names(r.route) == NameCoverage::None)
             .collect();
-        let describe = |list: &[&&Needed]| -> String {
+        let mut missing: Vec<Needed> = no_name
+            .iter()
+            .map(|r| Needed {
+                method: r.method,
+                path: format!("{} for any key name", r.route),
+                breaks: r.breaks,
+                required: r.required,
+            })
+            .collect();
+        missing.extend(
+            needed
+                .iter()
+                .filter(|n| checked(&n.path) && !config.policy.verify(&n.path))
+                .filter(|n| !no_name.iter().any(|r| n.path.starts_with(r.route)))
+                .map(|n| Needed {
+                    method: n.method,
+                    path: n.path.clone(),
+                    breaks: n.breaks,
+                    required: n.required,
+                }),
+        );
+        let describe = |list: &[&Needed]| -> String {
             list.iter()
                 .map(|n| format!("{} {} (needed by {})", n.method, n.path, n.breaks))
                 .collect::<Vec<_>>()
@@ -589,7 +641,7 @@ fn policies(settings: &Settings, options: &Options, findings: &mut Vec<Finding>)
                 format!(
                     "does not allow {}; MinIO gets 'not authorized: insufficient permissions' \
                      there. {FIX}",
-                    describe(&required.iter().collect::<Vec<_>>())
+                    describe(&required)
                 ),
             ));
         }
@@ -598,15 +650,40 @@ fn policies(settings: &Settings, options: &Options, findings: &mut Vec<Finding>)
                 item.clone(),
                 format!(
                     "does not allow {}; MinIO works without, but these fail. {FIX}",
-                    describe(&optional.iter().collect::<Vec<_>>())
+                    describe(&optional)
                 ),
             ));
         }
-        if missing.is_empty() {
+        // Without a key name, routes allowed for some names only are undecided.
+        let undecided: Vec<String> = if keys.is_empty() {
+            KEY_ROUTES
+                .iter()
+                .filter(|r| checked(r.route))
+                .filter_map(|r| match config.policy.key_names(r.route) {
+                    NameCoverage::Some(example) => {
+                        Some(format!("{} {} (e.g. {example})", r.method, r.route))
+                    }
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !undecided.is_empty() {
+            findings.push(Finding::warn(
+                item.clone(),
+                format!(
+                    "allows {} for some key names only: {}",
+                    undecided.join(", "),
+                    key_hint(options)
+                ),
+            ));
+        }
+        if missing.is_empty() && undecided.is_empty() {
             findings.push(Finding::pass(
                 item.clone(),
                 if keys.is_empty() {
-                    "allows MinIO's key-independent routes".to_owned()
+                    "allows every route MinIO calls, for every key name".to_owned()
                 } else {
                     format!(
                         "allows every route MinIO calls for key(s) {}",
@@ -624,6 +701,20 @@ fn policies(settings: &Settings, options: &Options, findings: &mut Vec<Finding>)
                 "no identity is bound to it; add MinIO's identity under identities:",
             ));
         }
+    }
+}
+
+/// How to give the key name MinIO uses: a flag of `kesrs check`, a command for `kesrs server`.
+fn key_hint(options: &Options) -> String {
+    match &options.server_config {
+        None => "to decide, pass MinIO's MINIO_KMS_KES_KEY_NAME as --key NAME, or list it under \
+                 keys:"
+            .to_owned(),
+        Some(config) => format!(
+            "to decide, run `kesrs check --config {} --key NAME` with MinIO's \
+             MINIO_KMS_KES_KEY_NAME as NAME, or list it under keys:",
+            config.display()
+        ),
     }
 }
 

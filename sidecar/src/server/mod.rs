@@ -88,20 +88,20 @@ pub(crate) fn run(args: ServerArgs, local_offset: UtcOffset) -> anyhow::Result<E
     let error_level = ErrorLevel::new(LEVEL_INFO);
     init_tracing(error_level.clone(), error_stream.clone());
 
-    let (settings, config_path) = if args.dev {
+    let (settings, config_path, dev_banner) = if args.dev {
         let addr = args.addr.unwrap_or(dev::DEFAULT_ADDR);
-        let (settings, api_key) = dev::settings(addr)?;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(dev::banner(addr, &api_key).as_bytes())?;
-        stdout.flush()?;
-        (settings, None)
+        let (settings, banner) = dev::settings(addr)?;
+        banner
+            .write_ca_file()
+            .context("failed to write the dev server's certificate")?;
+        (settings, None, Some(banner))
     } else {
         let Some(path) = args.config else {
             bail!("either --config or --dev is required");
         };
         let config = Config::from_file(&path)
             .with_context(|| format!("failed to load config '{}'", path.display()))?;
-        (Settings::from_config(config, args.addr), Some(path))
+        (Settings::from_config(config, args.addr), Some(path), None)
     };
     error_level.set(settings.log.error);
 
@@ -116,8 +116,13 @@ pub(crate) fn run(args: ServerArgs, local_offset: UtcOffset) -> anyhow::Result<E
         error_level,
         error_stream,
         local_offset,
+        dev_banner: dev_banner.as_ref(),
     };
-    runtime.block_on(serve::run(settings, options))?;
+    let served = runtime.block_on(serve::run(settings, options));
+    if let Some(banner) = &dev_banner {
+        banner.remove_ca_file();
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -129,6 +134,7 @@ pub(crate) fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         minio_policies: args.minio_policy,
         min_validity: args.min_validity,
         key_store: !args.no_key_store,
+        server_config: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

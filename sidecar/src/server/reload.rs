@@ -87,9 +87,10 @@ pub(crate) struct Outcome {
 
 /// Builds a new state from the config file and swaps it in; `None` if there is no file.
 pub(crate) async fn reload(shared: &Shared) -> Result<Option<Outcome>, SetupError> {
-    let Some(path) = shared.config_path.clone() else {
+    let Some(config_path) = shared.config_path.clone() else {
         return Ok(None);
     };
+    let path = config_path.clone();
     let _one_at_a_time = shared.reload_lock.lock().await;
     let addr = shared.addr_override;
     let config = tokio::task::spawn_blocking(move || Config::from_file(&path))
@@ -106,7 +107,7 @@ pub(crate) async fn reload(shared: &Shared) -> Result<Option<Outcome>, SetupErro
             state.settings.address
         );
     }
-    for finding in super::check::static_findings(&state.settings) {
+    for finding in super::check::static_findings(&state.settings, &config_path) {
         finding.log();
     }
     let cert_not_after = state.cert_not_after;

@@ -58,7 +58,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the server needs besides its settings.
 #[derive(Debug)]
-pub(crate) struct Options {
+pub(crate) struct Options<'a> {
     /// The config file to re-read on SIGHUP; `None` in `--dev` mode.
     pub(crate) config_path: Option<PathBuf>,
     pub(crate) addr_override: Option<SocketAddr>,
@@ -67,10 +67,12 @@ pub(crate) struct Options {
     pub(crate) error_level: ErrorLevel,
     pub(crate) error_stream: tokio::sync::broadcast::Sender<Bytes>,
     pub(crate) local_offset: UtcOffset,
+    /// `--dev`: printed on stdout once the port is known.
+    pub(crate) dev_banner: Option<&'a super::dev::Banner>,
 }
 
 /// Runs the server until SIGTERM or SIGINT.
-pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), SetupError> {
+pub(crate) async fn run(settings: Settings, options: Options<'_>) -> Result<(), SetupError> {
     // 1. Open the key store and build the TLS config (the config itself was loaded by the CLI).
     let resumption = Resumption::new().map_err(|e| SetupError::Other(e.to_string()))?;
     let state = build_state(settings, resumption.clone(), None).await?;
@@ -119,15 +121,30 @@ pub(crate) async fn run(settings: Settings, options: Options) -> Result<(), Setu
             info!("admin identity: <disabled>");
         }
     }
-    if shared.config_path.is_some() {
+    if let Some(config) = &shared.config_path {
         // The preflight items that need no key-store call; `kesrs check` also probes the key store.
-        for finding in super::check::static_findings(&shared.state.load().settings) {
+        for finding in super::check::static_findings(&shared.state.load().settings, config) {
             finding.log();
         }
+    }
+    if let Some(banner) = options.dev_banner {
+        print_banner(&banner.text(local));
     }
     info!("listening on https://{local}");
     serve(listener, shared, shutdown_tx).await;
     Ok(())
+}
+
+/// Prints the dev banner on stdout; a closed stdout does not stop the server.
+fn print_banner(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        warn!("cannot print the dev banner: {err}");
+    }
 }
 
 /// Accepts connections until a termination signal, then drains them.
