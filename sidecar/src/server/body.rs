@@ -47,6 +47,33 @@ where
     Ok(collected.to_bytes())
 }
 
+/// Reads and discards what is left of `body`, up to `limit` bytes; a longer or failing body is left
+/// as it is. Called before a request is answered.
+///
+/// An HTTP/2 stream answered before its request body was read ends with RST_STREAM(NO_ERROR), and
+/// the client's DATA frames already on the way then arrive for a stream h2 may have forgotten (it
+/// remembers at most 50 reset streams, for 1 s). h2 answers each such frame with RST_STREAM
+/// STREAM_CLOSED and counts it towards `max_local_error_reset_streams`; a connection that reaches the
+/// limit is closed with GOAWAY ENHANCE_YOUR_CALM, every request on it lost. A stream whose body was
+/// read to its end closes without a reset.
+pub(crate) async fn drain<B>(body: &mut B, limit: u64)
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    if body.is_end_stream() || body.size_hint().lower() > limit {
+        return;
+    }
+    let mut read = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            read = read.saturating_add(u64::try_from(data.len()).unwrap_or(u64::MAX));
+            if read > limit {
+                return;
+            }
+        }
+    }
+}
+
 /// The type of a request struct's field.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
