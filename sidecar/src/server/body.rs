@@ -339,6 +339,7 @@ fn decode_base64(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
 
 #[cfg(test)]
 mod tests {
+    use http_body::Body as _;
     use http_body_util::Full;
 
     use super::*;
@@ -459,6 +460,22 @@ mod tests {
         // A body of unknown length (chunked) is cut off as soon as it passes the limit.
         assert!(read_limited(Chunks(20), 50).await.is_err());
         assert_eq!(read_limited(Chunks(5), 50).await.unwrap().len(), 20);
+    }
+
+    #[tokio::test]
+    async fn drain_reads_a_body_to_its_end_up_to_the_limit() {
+        let mut short = Chunks(5);
+        drain(&mut short, 20).await;
+        assert_eq!(short.0, 0, "a body within the limit is read to its end");
+        let mut long = Chunks(100);
+        drain(&mut long, 20).await;
+        assert_eq!(long.0, 94, "reading stops once the limit is passed");
+        let mut announced = Full::new(Bytes::from(vec![b'a'; 30]));
+        drain(&mut announced, 20).await;
+        assert!(
+            !announced.is_end_stream(),
+            "a body announced longer is not read"
+        );
     }
 
     /// A body of `n` 4-byte frames with no size hint, like a chunked request.

@@ -367,8 +367,10 @@ async fn handle(
             }
         }
     };
-    // Answered streams whose body was not read would be reset (see `body::drain`).
-    if result.is_ok() {
+    // HTTP/2 streams answered with their body unread would be reset (see `body::drain`). HTTP/1
+    // needs nothing: hyper reads the rest itself or closes the connection, and sends no
+    // `100 Continue` for a body nobody reads, as Go does.
+    if result.is_ok() && head.version == Version::HTTP_2 {
         let _ = tokio::time::timeout(BODY_DRAIN_TIMEOUT, body::drain(&mut body, BODY_DRAIN_LIMIT))
             .await;
     }
