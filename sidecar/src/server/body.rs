@@ -47,6 +47,33 @@ where
     Ok(collected.to_bytes())
 }
 
+/// Reads and discards what is left of `body`, up to `limit` bytes; a longer or failing body is left
+/// as it is. Called before a request is answered.
+///
+/// An HTTP/2 stream answered before its request body was read ends with RST_STREAM(NO_ERROR), and
+/// the client's DATA frames already on the way then arrive for a stream h2 may have forgotten (it
+/// remembers at most 50 reset streams, for 1 s). h2 answers each such frame with RST_STREAM
+/// STREAM_CLOSED and counts it towards `max_local_error_reset_streams`; a connection that reaches the
+/// limit is closed with GOAWAY ENHANCE_YOUR_CALM, every request on it lost. A stream whose body was
+/// read to its end closes without a reset.
+pub(crate) async fn drain<B>(body: &mut B, limit: u64)
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    if body.is_end_stream() || body.size_hint().lower() > limit {
+        return;
+    }
+    let mut read = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            read = read.saturating_add(u64::try_from(data.len()).unwrap_or(u64::MAX));
+            if read > limit {
+                return;
+            }
+        }
+    }
+}
+
 /// The type of a request struct's field.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
@@ -312,6 +339,7 @@ fn decode_base64(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
 
 #[cfg(test)]
 mod tests {
+    use http_body::Body as _;
     use http_body_util::Full;
 
     use super::*;
@@ -432,6 +460,22 @@ mod tests {
         // A body of unknown length (chunked) is cut off as soon as it passes the limit.
         assert!(read_limited(Chunks(20), 50).await.is_err());
         assert_eq!(read_limited(Chunks(5), 50).await.unwrap().len(), 20);
+    }
+
+    #[tokio::test]
+    async fn drain_reads_a_body_to_its_end_up_to_the_limit() {
+        let mut short = Chunks(5);
+        drain(&mut short, 20).await;
+        assert_eq!(short.0, 0, "a body within the limit is read to its end");
+        let mut long = Chunks(100);
+        drain(&mut long, 20).await;
+        assert_eq!(long.0, 94, "reading stops once the limit is passed");
+        let mut announced = Full::new(Bytes::from(vec![b'a'; 30]));
+        drain(&mut announced, 20).await;
+        assert!(
+            !announced.is_end_stream(),
+            "a body announced longer is not read"
+        );
     }
 
     /// A body of `n` 4-byte frames with no size hint, like a chunked request.

@@ -28,19 +28,20 @@ const COMMIT: &str = match option_env!("KESRS_COMMIT") {
 
 /// What a handler gets: the state it runs against, the caller and the request's resource and body.
 #[derive(Debug)]
-pub(crate) struct Request {
+pub(crate) struct Request<'a> {
     pub(crate) state: Arc<State>,
     pub(crate) shared: Arc<Shared>,
     /// The caller's identity, if the route computed one.
     pub(crate) caller: Option<Identity>,
     /// The percent-decoded path after the route's path.
     pub(crate) resource: String,
-    pub(crate) body: Incoming,
+    /// Borrowed: what a handler leaves unread is drained before the answer (`body::drain`).
+    pub(crate) body: &'a mut Incoming,
     /// The route's body limit.
     pub(crate) max_body: u64,
 }
 
-impl Request {
+impl Request<'_> {
     /// The body's effective length as KES computes it: the Content-Length, capped at the route's
     /// limit; an unknown length (chunked) counts as the limit.
     fn effective_length(&self) -> u64 {
@@ -95,7 +96,7 @@ struct Ctx {
 }
 
 /// Runs the handler of `route`.
-pub(crate) async fn handle(route: RouteId, req: Request) -> Result<Response, ApiError> {
+pub(crate) async fn handle(route: RouteId, req: Request<'_>) -> Result<Response, ApiError> {
     match route {
         RouteId::Version => Ok(version()),
         RouteId::Ready => ready(req.ctx()).await,
@@ -216,13 +217,13 @@ fn api(ctx: &Ctx) -> Response {
     response::json(body)
 }
 
-async fn create_key(req: Request) -> Result<Response, ApiError> {
+async fn create_key(req: Request<'_>) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     req.state.kms.create_key(&name, req.caller.as_ref()).await?;
     Ok(response::empty(StatusCode::OK))
 }
 
-async fn import_key(req: Request) -> Result<Response, ApiError> {
+async fn import_key(req: Request<'_>) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     let (fields, ctx) = req
         .fields(body::IMPORT, ApiError::InvalidImportBody)
@@ -235,7 +236,7 @@ async fn import_key(req: Request) -> Result<Response, ApiError> {
     Ok(response::empty(StatusCode::OK))
 }
 
-async fn describe_key(req: Request) -> Result<Response, ApiError> {
+async fn describe_key(req: Request<'_>) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     let info = req.state.kms.describe_key(&name).await?;
     let created_by = info.created_by.unwrap_or_default();
@@ -263,13 +264,13 @@ async fn list_keys(ctx: Ctx) -> Result<Response, ApiError> {
     ))
 }
 
-async fn delete_key(req: Request) -> Result<Response, ApiError> {
+async fn delete_key(req: Request<'_>) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     req.state.kms.delete_key(&name).await?;
     Ok(response::empty(StatusCode::OK))
 }
 
-async fn generate_key(req: Request) -> Result<Response, ApiError> {
+async fn generate_key(req: Request<'_>) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     // KES parses the body only when its effective length is positive: an empty body means no context.
     let (fields, ctx) = if req.effective_length() > 0 {
@@ -286,7 +287,7 @@ async fn generate_key(req: Request) -> Result<Response, ApiError> {
     ])))
 }
 
-async fn encrypt(req: Request) -> Result<Response, ApiError> {
+async fn encrypt(req: Request<'_>) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     let (fields, ctx) = req.fields(body::ENCRYPT, ApiError::InvalidBody).await?;
     let (plaintext, context) = (fields.bytes("plaintext"), fields.bytes("context"));
@@ -296,7 +297,7 @@ async fn encrypt(req: Request) -> Result<Response, ApiError> {
     ))
 }
 
-async fn decrypt(req: Request) -> Result<Response, ApiError> {
+async fn decrypt(req: Request<'_>) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     let (fields, ctx) = req.fields(body::DECRYPT, ApiError::InvalidBody).await?;
     let (ciphertext, context) = (fields.bytes("ciphertext"), fields.bytes("context"));
@@ -307,7 +308,7 @@ async fn decrypt(req: Request) -> Result<Response, ApiError> {
     )])))
 }
 
-async fn hmac(req: Request) -> Result<Response, ApiError> {
+async fn hmac(req: Request<'_>) -> Result<Response, ApiError> {
     let name = req.key_name()?;
     let (fields, ctx) = req.fields(body::HMAC, ApiError::InvalidBody).await?;
     let mac = ctx.state.kms.hmac(&name, fields.bytes("message")).await?;

@@ -3,8 +3,8 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
-use http::{HeaderValue, Method, StatusCode};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::{HeaderValue, Method, StatusCode, Version};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full};
 use std::future::Future as _;
@@ -118,17 +118,31 @@ pub(crate) fn not_found() -> Response {
     response
 }
 
-/// Go's `http.Error(w, "400 Bad Request", 400)`-like answer for request targets that do not decode.
-pub(crate) fn bad_request() -> Response {
-    let mut response = with_body(
+/// What Go's HTTP/1 server answers a request it cannot parse (a target that does not decode, two
+/// `Host` headers), before any handler runs; it then closes the connection.
+pub(crate) fn bad_request(version: Version) -> Response {
+    let response = with_body(
         StatusCode::BAD_REQUEST,
         "text/plain; charset=utf-8",
         Bytes::from_static(b"400 Bad Request"),
     );
-    response.headers_mut().insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    closing(response, version)
+}
+
+/// Go's `ServeMux` for the target `*` with any method but OPTIONS: 400, no body, and the connection
+/// closed.
+pub(crate) fn asterisk(version: Version) -> Response {
+    closing(empty(StatusCode::BAD_REQUEST), version)
+}
+
+/// `response` with `Connection: close` over HTTP/1, where hyper then closes the connection. HTTP/2
+/// has no such header (hyper would drop it with a warning); its stream simply ends.
+fn closing(mut response: Response, version: Version) -> Response {
+    if version < Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

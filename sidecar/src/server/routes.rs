@@ -244,13 +244,33 @@ pub(crate) enum Match {
     Redirect(String),
     /// No route: Go's plain-text 404.
     NotFound,
-    /// The path does not percent-decode.
+    /// The path does not percent-decode: Go's server refuses the request line.
     BadRequest,
+    /// `OPTIONS *`: Go's server answers it itself, 200 with no body.
+    ServerOptions,
+    /// The target `*` with another method: Go's mux answers 400 with no body.
+    Asterisk,
 }
 
-/// Finds the route for a raw (still percent-encoded) request path and query.
-pub(crate) fn find(raw_path: &str, query: Option<&str>) -> Match {
-    let cleaned = clean_path(raw_path);
+/// Finds the route for a method and a raw (still percent-encoded) request path and query.
+pub(crate) fn find(method: &Method, raw_path: &str, query: Option<&str>) -> Match {
+    if raw_path == "*" {
+        return if *method == Method::OPTIONS {
+            Match::ServerOptions
+        } else {
+            Match::Asterisk
+        };
+    }
+    // Go's mux neither cleans nor redirects a CONNECT target; an authority (`host:port`), which has
+    // no path, matches no route.
+    let cleaned = if *method == Method::CONNECT {
+        raw_path.to_owned()
+    } else {
+        clean_path(raw_path)
+    };
+    if cleaned.is_empty() {
+        return Match::NotFound;
+    }
     let with_query = |path: &str| match query {
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
         _ => path.to_owned(),
@@ -393,7 +413,7 @@ mod tests {
     use super::*;
 
     fn route_of(path: &str) -> (RouteId, String, String) {
-        match find(path, None) {
+        match find(&Method::GET, path, None) {
             Match::Route {
                 route,
                 path,
@@ -445,18 +465,18 @@ mod tests {
             "/v1/log/audit/",
             "/v1/key/create%2Fx",
         ] {
-            assert_eq!(find(path, None), Match::NotFound, "{path}");
+            assert_eq!(find(&Method::GET, path, None), Match::NotFound, "{path}");
         }
     }
 
     #[test]
     fn subtree_roots_redirect_but_key_list_is_served() {
         assert_eq!(
-            find("/v1/key/create", Some("a=b")),
+            find(&Method::GET, "/v1/key/create", Some("a=b")),
             Match::Redirect("/v1/key/create/?a=b".into())
         );
         assert_eq!(
-            find("/v1/policy/list", None),
+            find(&Method::GET, "/v1/policy/list", None),
             Match::Redirect("/v1/policy/list/".into())
         );
         assert_eq!(
@@ -468,19 +488,19 @@ mod tests {
     #[test]
     fn non_canonical_paths_redirect_to_the_clean_path() {
         assert_eq!(
-            find("/v1/key/create/../x", None),
+            find(&Method::GET, "/v1/key/create/../x", None),
             Match::Redirect("/v1/key/x".into())
         );
         assert_eq!(
-            find("/v1//key/describe/k", Some("q")),
+            find(&Method::GET, "/v1//key/describe/k", Some("q")),
             Match::Redirect("/v1/key/describe/k?q".into())
         );
         assert_eq!(
-            find("/v1/./status", None),
+            find(&Method::GET, "/v1/./status", None),
             Match::Redirect("/v1/status".into())
         );
         assert_eq!(
-            find("/v1/key/../key/list", None),
+            find(&Method::GET, "/v1/key/../key/list", None),
             Match::Redirect("/v1/key/list/".into())
         );
     }
@@ -503,8 +523,29 @@ mod tests {
 
     #[test]
     fn bad_escapes_are_bad_requests() {
-        assert_eq!(find("/v1/key/create/%zz", None), Match::BadRequest);
-        assert_eq!(find("/v1/key/create/%4", None), Match::BadRequest);
+        assert_eq!(
+            find(&Method::GET, "/v1/key/create/%zz", None),
+            Match::BadRequest
+        );
+        assert_eq!(
+            find(&Method::GET, "/v1/key/create/%4", None),
+            Match::BadRequest
+        );
+    }
+
+    /// Go's server answers `OPTIONS *` itself, its mux refuses `*` otherwise, and CONNECT targets
+    /// are neither cleaned nor redirected (found by a differential run against Go KES).
+    #[test]
+    fn asterisk_and_connect_targets_are_gos() {
+        assert_eq!(find(&Method::OPTIONS, "*", None), Match::ServerOptions);
+        assert_eq!(find(&Method::GET, "*", None), Match::Asterisk);
+        assert_eq!(find(&Method::CONNECT, "", None), Match::NotFound);
+        assert_eq!(find(&Method::CONNECT, "/v1//status", None), Match::NotFound);
+        assert_eq!(
+            find(&Method::CONNECT, "/v1/key/create", None),
+            Match::Redirect("/v1/key/create/".into())
+        );
+        assert_eq!(route_of("/v1/status").0, RouteId::Status);
     }
 
     #[test]

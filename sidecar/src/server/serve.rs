@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use http::header::HOST;
+use http::{Method, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -22,6 +24,7 @@ use tracing::{debug, error, info, warn};
 use kesrs_core::{ClientChainError, Identity};
 
 use super::api_error::{ApiError, ErrorCause};
+use super::body;
 use super::handlers;
 use super::http2_executor::{self, Requests};
 use super::idle;
@@ -44,6 +47,21 @@ const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// client that wants more opens another connection.
 const HTTP2_MAX_CONCURRENT_STREAMS: u32 = 250;
 
+/// Streams a client may open and reset before the server accepted them, at once, on one connection
+/// (h2's default, written out because it is the rapid-reset guard, CVE-2023-44487): a client that
+/// cancels a request in flight frees its slot long before 20 more pile up; an attacker that opens and
+/// resets streams in a burst gets GOAWAY ENHANCE_YOUR_CALM.
+const HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+
+/// Resets the server may be forced to send over a connection's life for the peer's protocol errors
+/// (malformed headers, DATA past a Content-Length, frames on closed streams) before h2 closes it with
+/// GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets". h2 never lowers the count, so the guard ends
+/// connections that make the server reset streams on purpose (CVE-2025-8671, "MadeYouReset", where
+/// each such reset frees a stream slot while its handler runs on). Well-formed requests cost none:
+/// every answered stream has its body drained first (`body::drain`), so even a long mix of invalid
+/// requests from MinIO's client keeps its connection. hyper's default, written out for that reason.
+const HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+
 /// At most this many connections at once from peers that are neither the admin nor bound to a
 /// policy: API keys nobody configured, and clients without a certificate where `skip_auth` allows
 /// them. They can call only `/version`, the routes that skip authorisation and self-describe, yet
@@ -52,6 +70,14 @@ const HTTP2_MAX_CONCURRENT_STREAMS: u32 = 250;
 /// policy are never counted, so a flood of unknown identities cannot lock them out. Health probes
 /// and metrics scrapers that connect without a policy share the bound; each needs one connection.
 const MAX_UNPRIVILEGED_CONNECTIONS: usize = 64;
+
+/// The most of an unread request body drained before the answer: the largest body a route reads. A
+/// longer body (or one announced longer) is not waited for; its stream is reset.
+const BODY_DRAIN_LIMIT: u64 = 1_000_000;
+
+/// How long an answer waits for the rest of an unread request body. Clients send the body right
+/// after the headers; one still missing after this is not coming for this answer.
+const BODY_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -269,7 +295,9 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
         .keep_alive_timeout(HTTP2_PING_TIMEOUT)
-        .max_concurrent_streams(HTTP2_MAX_CONCURRENT_STREAMS);
+        .max_concurrent_streams(HTTP2_MAX_CONCURRENT_STREAMS)
+        .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     let mut shutdown = shared.shutdown.clone();
     // The watch guard is dropped at once (`is_ok`), so no lock guard lives across an await.
@@ -296,7 +324,8 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
     requests.run(serving).await;
 }
 
-/// One request: route, authenticate, handle, then log and audit it.
+/// One request: route, authenticate, handle, drain what the handler left of the body, then log and
+/// audit it.
 async fn handle(
     req: hyper::Request<Incoming>,
     peer: &Peer,
@@ -304,16 +333,24 @@ async fn handle(
 ) -> Result<Response, TimedOut> {
     let received = Instant::now();
     let state = shared.state.load_full();
-    let method = req.method().clone();
-    let raw_path = req.uri().path().to_owned();
-    let found = routes::find(&raw_path, req.uri().query());
+    let (head, mut body) = req.into_parts();
+    let method = head.method.clone();
+    let raw_path = head.uri.path().to_owned();
+    let found = if head.version < Version::HTTP_2 && head.headers.get_all(HOST).iter().count() > 1 {
+        // Go's HTTP/1 server refuses the request before any handler runs.
+        Match::BadRequest
+    } else {
+        routes::find(&method, &raw_path, head.uri.query())
+    };
     let log_path = match &found {
         Match::Route { path, .. } => path.clone(),
         _ => routes::percent_decode(&raw_path).unwrap_or_else(|| raw_path.clone()),
     };
     let result = match found {
         Match::NotFound => Ok(response::not_found()),
-        Match::BadRequest => Ok(response::bad_request()),
+        Match::BadRequest => Ok(response::bad_request(head.version)),
+        Match::Asterisk => Ok(response::asterisk(head.version)),
+        Match::ServerOptions => Ok(response::empty(StatusCode::OK)),
         Match::Redirect(location) => Ok(response::moved_permanently(&method, &location)),
         Match::Route {
             route,
@@ -322,7 +359,9 @@ async fn handle(
         } => {
             if route.accepts(&method) {
                 let settings = state.route(route);
-                let work = serve_route(route, settings, &path, resource, req, peer, &shared, state);
+                let work = serve_route(
+                    route, settings, &path, resource, &mut body, peer, &shared, state,
+                );
                 if settings.timeout.is_zero() {
                     Ok(work.await)
                 } else {
@@ -344,6 +383,20 @@ async fn handle(
                 .into_response())
             }
         }
+    };
+    // HTTP/2 streams answered with their body unread would be reset (see `body::drain`). HTTP/1
+    // needs nothing: hyper reads the rest itself or closes the connection, and sends no
+    // `100 Continue` for a body nobody reads, as Go does.
+    if result.is_ok() && head.version == Version::HTTP_2 {
+        let _ = tokio::time::timeout(BODY_DRAIN_TIMEOUT, body::drain(&mut body, BODY_DRAIN_LIMIT))
+            .await;
+    }
+    // A HEAD response carries the headers of the GET answer and no body: hyper leaves that to the
+    // service over HTTP/2, and Go's and curl's clients treat DATA after HEAD as a protocol error.
+    let result = if method == Method::HEAD {
+        result.map(|response| response.map(|_| response::full(Bytes::new())))
+    } else {
+        result
     };
     let identity = peer.identity.as_ref().ok().map(Identity::as_str);
     let status = match &result {
@@ -390,7 +443,7 @@ async fn serve_route(
     settings: RouteSettings,
     path: &str,
     resource: String,
-    req: hyper::Request<Incoming>,
+    body: &mut Incoming,
     peer: &Peer,
     shared: &Arc<Shared>,
     state: Arc<State>,
@@ -406,7 +459,7 @@ async fn serve_route(
     // A declared length past the route's limit is refused before anything is read: KES reads up to
     // the limit first, so a client announcing 10 GB and sending nothing held its request until the
     // route timeout. Routes without a body (limit 0) ignore any, as in KES.
-    let declared = http_body::Body::size_hint(req.body()).lower();
+    let declared = http_body::Body::size_hint(body).lower();
     if route.max_body > 0 && declared > route.max_body {
         return ApiError::BodyTooLarge {
             limit: route.max_body,
@@ -419,7 +472,7 @@ async fn serve_route(
         shared: shared.clone(),
         caller,
         resource,
-        body: req.into_body(),
+        body,
         max_body: route.max_body,
     };
     let response = handlers::handle(route.id, request)

@@ -775,3 +775,60 @@ pub fn vectors() -> serde_json::Value {
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// A response read off a raw HTTP/1.1 connection.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    /// The header lines, as sent.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawReply {
+    /// The value of header `name` (case-insensitive), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// Sends `request` byte for byte over a TLS connection (ALPN `http/1.1`) as the admin, and reads
+/// until the server closes the connection: the request must make it close (`Connection: close`, or
+/// a request the server refuses).
+pub async fn raw_http1(server: &Server, request: &[u8]) -> RawReply {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tls_connect(
+        server.addr,
+        TlsOptions {
+            cert: Some(&server.admin),
+            alpn: vec![b"http/1.1".to_vec()],
+            tls12_only: false,
+            hints: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    // A server that refuses a request may close before it is all written.
+    let _ = stream.write_all(request).await;
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        // A reset after the answer (the server closed with request bytes unread) ends it as well.
+        let _ = stream.read_to_end(&mut received).await;
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the server kept the connection open 10 s"));
+    let end = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {}", String::from_utf8_lossy(&received)));
+    let head = String::from_utf8(received[..end].to_vec()).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    RawReply {
+        status,
+        head,
+        body: received[end + 4..].to_vec(),
+    }
+}
