@@ -16,9 +16,8 @@ use kesrs_core::{AsyncOpenReader, AsyncSealWriter, Context, Envelope, Error, Key
 use napi::bindgen_prelude::{Buffer, Env, PromiseRaw, Uint8ArraySlice};
 use napi_derive::napi;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use zeroize::Zeroizing;
 
-use super::worker::{over, Step, Worker};
+use super::worker::{over, Secret, Step, Worker};
 
 /// How much plaintext one poll of the opening reader may hand out: one DARE package.
 const CHUNK: usize = kesrs_core::ENVELOPE_PACKAGE_LEN;
@@ -46,7 +45,7 @@ impl SealStream {
     /// Seals the final package; resolves to the last sealed bytes.
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn finish<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Buffer>> {
-        self.worker.submit(env, Zeroizing::default(), true)
+        self.worker.submit(env, Secret::default(), true)
     }
 }
 
@@ -92,7 +91,7 @@ impl OpenStream {
     /// Ends the input; resolves to the last plaintext once the message is known to be complete.
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn finish<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Buffer>> {
-        self.worker.submit(env, Zeroizing::default(), true)
+        self.worker.submit(env, Secret::default(), true)
     }
 }
 
@@ -123,11 +122,11 @@ impl std::fmt::Debug for OpenStream {
 
 /// A batch of JS chunks as one owned buffer, wiped when dropped (it may be plaintext). This is the
 /// one copy of the input: the JS buffers are not read once this call has returned.
-fn concat(chunks: &[Uint8ArraySlice<'_>]) -> Zeroizing<Vec<u8>> {
+fn concat(chunks: &[Uint8ArraySlice<'_>]) -> Secret {
     let len = chunks.iter().map(|chunk| chunk.len()).sum();
-    let mut input = Zeroizing::new(Vec::with_capacity(len));
+    let mut input = Secret(Vec::with_capacity(len));
     for chunk in chunks {
-        input.extend_from_slice(chunk);
+        input.0.extend_from_slice(chunk);
     }
     input
 }
@@ -212,10 +211,10 @@ impl Sealing {
 }
 
 impl Step for Sealing {
-    async fn step(&mut self, input: Zeroizing<Vec<u8>>, end: bool) -> Result<Vec<u8>, Error> {
-        self.sink.reserve(input.len());
+    async fn step(&mut self, input: Secret, end: bool) -> Result<Vec<u8>, Error> {
+        self.sink.reserve(input.0.len());
         let writer = self.writer().await?;
-        writer.write_all(&input).await?;
+        writer.write_all(&input.0).await?;
         if end {
             writer.shutdown().await?;
         }
@@ -307,9 +306,9 @@ struct Opening {
 }
 
 impl Step for Opening {
-    async fn step(&mut self, mut input: Zeroizing<Vec<u8>>, end: bool) -> Result<Vec<u8>, Error> {
+    async fn step(&mut self, mut input: Secret, end: bool) -> Result<Vec<u8>, Error> {
         // Sealed bytes are no secret: the feed keeps them without wiping.
-        self.feed.push(std::mem::take(&mut *input));
+        self.feed.push(std::mem::take(&mut input.0));
         if end {
             self.feed.set(|feed| feed.ended = true);
         }
@@ -341,9 +340,9 @@ impl Step for Opening {
 fn drain(reader: &mut AsyncOpenReader<Feed>, sealed: usize) -> Result<Vec<u8>, Error> {
     let mut cx = TaskContext::from_waker(Waker::noop());
     let mut out = Vec::with_capacity(sealed + CHUNK);
-    let mut chunk = Zeroizing::new(vec![0u8; CHUNK]);
+    let mut chunk = Secret(vec![0u8; CHUNK]);
     loop {
-        let mut buf = ReadBuf::new(&mut chunk);
+        let mut buf = ReadBuf::new(&mut chunk.0);
         match Pin::new(&mut *reader).poll_read(&mut cx, &mut buf) {
             Poll::Ready(Ok(())) if buf.filled().is_empty() => return Ok(out),
             Poll::Ready(Ok(())) => out.extend_from_slice(buf.filled()),
