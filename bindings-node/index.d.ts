@@ -1,7 +1,17 @@
 // The package's types: the native API as napi-rs generates it (native.d.ts, from the Rust doc
 // comments), and the error class index.js adds.
 
-export { Keys, ConnectOptions, DataKey, KeyInfo, KeyList, StoreStatus } from './native'
+export {
+  Keys,
+  Sealer,
+  ConnectOptions,
+  DataKey,
+  DataKeyReuse,
+  KeyInfo,
+  KeyList,
+  OpenOptions,
+  StoreStatus,
+} from './native'
 
 /** The stable codes of `KesError`, one per kind of kesrs error (core's `ErrorCode`). */
 export type KesErrorCode =

@@ -63,13 +63,16 @@ function inspectDataKey(depth, options, inspect) {
 
 const { Keys } = native
 
-for (const name of ['fromConfig', 'fromFs', 'inMemory', 'connect']) {
-  const open = Keys[name]
-  Object.defineProperty(Keys, name, {
+/** Replaces `target[name]` by an async function that rejects with `KesError`s. */
+function promising(target, name, { shape = (value) => value, prepare = (args) => args } = {}) {
+  const call = target[name]
+  Object.defineProperty(target, name, {
+    // An async function: a bad argument rejects like any other failure instead of throwing, and
+    // the KesError's stack shows the caller.
     value: {
-      [name](...args) {
+      async [name](...args) {
         try {
-          return open.apply(this, args)
+          return shape(await call.apply(this, await prepare(args)))
         } catch (err) {
           throw toKesError(err)
         }
@@ -79,6 +82,28 @@ for (const name of ['fromConfig', 'fromFs', 'inMemory', 'connect']) {
     configurable: true,
   })
 }
+
+/** Replaces `target[name]` by a function that throws `KesError`s. */
+function throwing(target, name, wrap = (value) => value) {
+  const call = target[name]
+  Object.defineProperty(target, name, {
+    value: {
+      [name](...args) {
+        let value
+        try {
+          value = call.apply(this, args)
+        } catch (err) {
+          throw toKesError(err)
+        }
+        return wrap(value)
+      },
+    }[name],
+    writable: true,
+    configurable: true,
+  })
+}
+
+for (const name of ['fromConfig', 'fromFs', 'inMemory', 'connect']) throwing(Keys, name)
 
 for (const name of [
   'createKey',
@@ -86,94 +111,146 @@ for (const name of [
   'describeKey',
   'deleteKey',
   'listKeys',
-  'generateKey',
   'encrypt',
   'decrypt',
   'hmac',
   'status',
   'seal',
   'open',
-  'openRange',
 ]) {
-  const call = Keys.prototype[name]
-  const shape = name === 'generateKey' ? dataKey : (value) => value
-  const prepare = name === 'openRange' ? rangeSource : (args) => args
-  Object.defineProperty(Keys.prototype, name, {
-    // An async function: a bad argument rejects like any other failure instead of throwing, and
-    // the KesError's stack shows the caller.
-    value: {
-      async [name](...args) {
-        try {
-          return shape(await call.apply(this, prepare(args)))
-        } catch (err) {
-          throw toKesError(err)
-        }
-      },
-    }[name],
-    writable: true,
-    configurable: true,
-  })
+  promising(Keys.prototype, name)
+}
+promising(Keys.prototype, 'generateKey', { shape: dataKey })
+promising(Keys.prototype, 'openRange', { prepare: rangeSource })
+throwing(Keys.prototype, 'withDataKeyReuse')
+promising(native.Sealer.prototype, 'seal')
+
+// `openRange` takes a path, which the binding opens itself, or a `fs.promises` FileHandle, which is
+// read here with positioned reads (its own position is left alone) where core asks: the header,
+// then the packages the range covers. The native side gets the reads as a function and the size.
+async function rangeSource([file, ...rest]) {
+  if (file === null || typeof file !== 'object' || typeof file.read !== 'function' || typeof file.stat !== 'function') {
+    return [file, undefined, ...rest]
+  }
+  if (file.fd < 0) throw new KesError('KES_INVALID_ARGUMENT', 400, 'invalid argument: the FileHandle is closed')
+  const { size } = await file.stat()
+  const read = async (position, length) => {
+    const { bytesRead, buffer } = await file.read(Buffer.allocUnsafe(length), 0, length, position)
+    return buffer.subarray(0, bytesRead)
+  }
+  return [read, size, ...rest]
 }
 
-// `openRange` reads the file itself, by path. A `fs.promises` FileHandle is read through
-// /proc/self/fd: the same open file, with an offset of its own (Linux, the package's one target).
-function rangeSource([source, ...rest]) {
-  if (source !== null && typeof source === 'object' && typeof source.fd === 'number') {
-    if (source.fd < 0) throw new KesError('KES_INVALID_ARGUMENT', 400, 'invalid argument: the FileHandle is closed')
-    if (process.platform !== 'linux') {
-      throw new KesError('KES_INVALID_ARGUMENT', 400, 'invalid argument: a FileHandle needs Linux; give a path')
-    }
-    return [`/proc/self/fd/${source.fd}`, ...rest]
-  }
-  return [source, ...rest]
-}
+// Batches, in bytes: a stream takes up to this much input before it stops asking for more (its
+// writableHighWaterMark), and keeps up to this much output for its reader. One native call seals or
+// opens a whole batch, so the round trip to the thread that does the work (tens of µs) is paid per
+// batch, not per 64 KiB chunk.
+const BATCH = 1 << 20
+
+// Batches handed to the native stream and not yet answered: one being worked on, and the next,
+// queued, so that the native side goes on to it without waiting for a round trip to JS.
+const IN_FLIGHT = 2
 
 /**
- * A Transform over a native `SealStream` or `OpenStream`: each chunk goes to `update`, the end to
- * `finish`, and only what they resolve to is pushed. The next chunk is taken only once the previous
- * one is done, so Node's backpressure bounds memory. An opening stream pushes plaintext only after
- * its package is authenticated, and fails at the end if the message was cut short.
+ * A Transform over a native `SealStream` or `OpenStream`. Node gives it the chunks written while the
+ * last batch was busy as one batch (`_writev`), which goes to `update`; the end goes to `finish`,
+ * and only what they resolve to is pushed, in order. At most `IN_FLIGHT` batches are out at once,
+ * and none is sent while the readable side holds `BATCH` bytes: Node's backpressure bounds memory
+ * on both sides. An opening stream pushes plaintext only after its package is authenticated, and
+ * fails at the end if the message was cut short.
+ *
+ * It is a `Transform` (so `instanceof` and every stream API behave as for one) whose one-chunk
+ * `_transform` is replaced by the batched `_write`/`_writev`, with `_read` and `_flush` to match.
  */
 class EnvelopeTransform extends Transform {
   #native
+  #inFlight = 0
+  /** The write callback held back while `IN_FLIGHT` batches are out or the output is full. */
+  #held = null
+  /** `_flush`'s work, once every batch is answered. */
+  #flushing = null
+  /** Whether the reader asked for more (`_read`) since the last push. */
+  #wanted = false
+  /** Settles once the last batch sent is pushed (or has failed the stream). */
+  #answered = Promise.resolve()
 
-  constructor(native, options) {
-    super(options)
+  constructor(native) {
+    super({ writableHighWaterMark: BATCH, readableHighWaterMark: BATCH })
     this.#native = native
   }
 
-  _transform(chunk, encoding, callback) {
-    this.#native.update(chunk).then(
-      (out) => callback(null, out.length > 0 ? out : undefined),
-      (err) => callback(toKesError(err)),
+  _write(chunk, encoding, callback) {
+    this.#send([chunk], callback)
+  }
+
+  _writev(entries, callback) {
+    this.#send(
+      entries.map((entry) => entry.chunk),
+      callback,
     )
   }
 
+  _read() {
+    // Node asks for more, sometimes before it takes what is buffered (so the length alone would
+    // still say "full"): keep the request until something is pushed.
+    this.#wanted = true
+    this.#release()
+  }
+
   _flush(callback) {
-    this.#native.finish().then(
-      (out) => callback(null, out.length > 0 ? out : undefined),
-      (err) => callback(toKesError(err)),
-    )
+    this.#flushing = () =>
+      this.#native.finish().then(
+        (out) => callback(null, out.length > 0 ? out : undefined),
+        (err) => callback(toKesError(err)),
+      )
+    this.#release()
+  }
+
+  #send(chunks, callback) {
+    this.#inFlight++
+    // The native call copies the chunks before it returns: Node may reuse them once called back.
+    const answer = this.#native.update(chunks)
+    // A failure is handled below, in turn; until then it must not count as unhandled.
+    answer.catch(() => {})
+    // Each answer settles from a task of its own, so two may settle out of order: they are pushed
+    // in the order the batches were sent.
+    this.#answered = this.#answered
+      .then(() => answer)
+      .then(
+        (out) => {
+          if (this.destroyed) return
+          this.#inFlight--
+          if (out.length > 0) {
+            this.#wanted = false
+            this.push(out)
+          }
+          this.#release()
+        },
+        (err) => this.destroy(toKesError(err)),
+      )
+    this.#held = callback
+    this.#release()
+  }
+
+  /** Asks for the next batch, or finishes, when the native side and the reader have room. */
+  #release() {
+    if (this.destroyed) return
+    const room = this.#wanted || this.readableLength < this.readableHighWaterMark
+    if (this.#held !== null && this.#inFlight < IN_FLIGHT && room) {
+      const callback = this.#held
+      this.#held = null
+      callback()
+    }
+    if (this.#flushing !== null && this.#inFlight === 0) {
+      const flush = this.#flushing
+      this.#flushing = null
+      flush()
+    }
   }
 }
 
 for (const name of ['sealStream', 'openStream']) {
-  const make = Keys.prototype[name]
-  Object.defineProperty(Keys.prototype, name, {
-    value: {
-      [name](...args) {
-        let native
-        try {
-          native = make.apply(this, args)
-        } catch (err) {
-          throw toKesError(err)
-        }
-        return new EnvelopeTransform(native)
-      },
-    }[name],
-    writable: true,
-    configurable: true,
-  })
+  throwing(Keys.prototype, name, (native) => new EnvelopeTransform(native))
 }
 
 Object.defineProperty(Keys.prototype, inspect.custom, {
@@ -182,4 +259,4 @@ Object.defineProperty(Keys.prototype, inspect.custom, {
   },
 })
 
-module.exports = { Keys, KesError }
+module.exports = { Keys, KesError, Sealer: native.Sealer }

@@ -4,5 +4,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const kesrs = require('./index.js')
 
-export const { Keys, KesError } = kesrs
+export const { Keys, KesError, Sealer } = kesrs
 export default kesrs

@@ -24,18 +24,30 @@ export declare class Keys {
   seal(name: string, data: Uint8Array, context?: Uint8Array | Record<string, string> | undefined | null): Promise<Buffer>
   /**
    * Opens a sealed message with the context it was sealed with. A wrong context or key, or a
-   * changed or cut message, rejects with `KES_DECRYPT_FAILED`.
+   * changed or cut message, rejects with `KES_DECRYPT_FAILED`; a key `options.accept` does not
+   * match with `KES_NOT_ALLOWED`.
    */
-  open(sealed: Uint8Array, context?: Uint8Array | Record<string, string> | undefined | null): Promise<Buffer>
+  open(sealed: Uint8Array, context?: Uint8Array | Record<string, string> | undefined | null, options?: OpenOptions | undefined | null): Promise<Buffer>
   /** A `Transform` stream that seals what is written to it under `name`, bound to `context`. */
   sealStream(name: string, context?: Uint8Array | Record<string, string> | undefined | null): import('node:stream').Transform
-  /** A `Transform` stream that opens the sealed message written to it, with `context`. */
-  openStream(context?: Uint8Array | Record<string, string> | undefined | null): import('node:stream').Transform
   /**
-   * `length` plaintext bytes from `offset` of the sealed message in the file `path` (from its
-   * start to its end). Reads the header and only the packages the range covers.
+   * A `Transform` stream that opens the sealed message written to it, with `context`; only keys
+   * `options.accept` matches, if given.
    */
-  openRange(source: string | import('node:fs/promises').FileHandle, offset: number, length: number, context?: Uint8Array | Record<string, string>): Promise<Buffer>
+  openStream(context?: Uint8Array | Record<string, string> | undefined | null, options?: OpenOptions | undefined | null): import('node:stream').Transform
+  /**
+   * `length` plaintext bytes from `offset` of the sealed message in `file` (a path or a
+   * `fs.promises` `FileHandle`; the message runs from the file's start to its end). Reads the
+   * header and only the packages the range covers.
+   */
+  openRange(file: string | import('node:fs/promises').FileHandle, offset: number, length: number, context?: Uint8Array | Record<string, string>, options?: OpenOptions): Promise<Buffer>
+  /**
+   * A `Sealer` whose `seal` reuses one data key for up to `messages` messages, `bytes` plaintext
+   * bytes and `seconds` seconds per key name and context. Off unless asked for: it trades fewer
+   * key-store calls for more messages exposed if one data key leaks. Streams always get a fresh
+   * data key. The messages open with `open`, like any other.
+   */
+  withDataKeyReuse(limits: DataKeyReuse): Sealer
   /**
    * Opens the key store a KES server config file names (its `keystore:` and `cache:` sections;
    * `${NAME}` reads the environment, as the server does). Crypto runs in this process.
@@ -78,24 +90,39 @@ export declare class Keys {
 }
 
 /**
- * Opens a sealed message chunk by chunk: `update` returns the plaintext authenticated so far,
- * `finish` the rest, once it has checked that the message is complete. `Keys.openStream` wraps one
- * as a `Transform`.
+ * Opens a sealed message batch by batch: `update` resolves to the plaintext authenticated so far,
+ * `finish` to the rest, once it has checked that the message is complete. `Keys.openStream` wraps
+ * one as a `Transform`.
  */
 export declare class OpenStream {
-  /** Takes the next sealed bytes; resolves to the plaintext authenticated so far. */
-  update(chunk: Uint8Array): Promise<Buffer>
+  /**
+   * Takes the next sealed `chunks`, after every earlier batch; resolves to the plaintext
+   * authenticated so far.
+   */
+  update(chunks: Array<Uint8Array>): Promise<Buffer>
   /** Ends the input; resolves to the last plaintext once the message is known to be complete. */
   finish(): Promise<Buffer>
 }
 
+/** `seal` with data-key reuse, from `Keys.withDataKeyReuse`. */
+export declare class Sealer {
+  /**
+   * Seals `data` under the key `name`, bound to `context`, with the data key of an earlier
+   * message of the same key name and context while it is within the limits, or a fresh one.
+   */
+  seal(name: string, data: Uint8Array, context?: Uint8Array | Record<string, string> | undefined | null): Promise<Buffer>
+}
+
 /**
- * Seals a message chunk by chunk: `update` returns the sealed bytes ready so far, `finish` the rest.
- * `Keys.sealStream` wraps one as a `Transform`.
+ * Seals a message batch by batch: `update` resolves to the sealed bytes ready so far, `finish` to
+ * the rest. `Keys.sealStream` wraps one as a `Transform`.
  */
 export declare class SealStream {
-  /** Seals `chunk`; resolves to the sealed bytes now ready (often none: packages are 64 KiB). */
-  update(chunk: Uint8Array): Promise<Buffer>
+  /**
+   * Seals `chunks`, in order and after every earlier batch; resolves to the sealed bytes now
+   * ready (none until a 64 KiB package is full).
+   */
+  update(chunks: Array<Uint8Array>): Promise<Buffer>
   /** Seals the final package; resolves to the last sealed bytes. */
   finish(): Promise<Buffer>
 }
@@ -126,6 +153,16 @@ export interface DataKey {
   ciphertext: Buffer
 }
 
+/** The limits of `withDataKeyReuse`: all three required, none zero. */
+export interface DataKeyReuse {
+  /** How many messages one data key may seal. */
+  messages: number
+  /** How many plaintext bytes one data key may seal, in all. */
+  bytes: number
+  /** How long a data key may be used after it was generated, in seconds. */
+  seconds: number
+}
+
 /** A key's metadata. */
 export interface KeyInfo {
   /** The key's name. */
@@ -144,6 +181,15 @@ export interface KeyList {
   names: Array<string>
   /** Set when a server returned only part of the list: where the next page starts. */
   continueAt?: string
+}
+
+/** Options of `open`, `openStream` and `openRange`. */
+export interface OpenOptions {
+  /**
+   * KES patterns (`my-app`, `backup-*`) of the key names to accept. A message sealed under any
+   * other key rejects with `KES_NOT_ALLOWED` before its data key is asked for. All by default.
+   */
+  accept?: Array<string>
 }
 
 /** The key store's health. */

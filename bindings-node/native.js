@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Keys = nativeBinding.Keys
 module.exports.OpenStream = nativeBinding.OpenStream
+module.exports.Sealer = nativeBinding.Sealer
 module.exports.SealStream = nativeBinding.SealStream

@@ -100,6 +100,75 @@ test('envelope: a pipeline of 8 MiB through real files round-trips', async (t) =
   assert.ok(partial.length < 3 * 2 ** 20 && data.subarray(0, partial.length).equals(partial))
 })
 
+test('envelope: streams hold back a fast source for a slow destination (backpressure)', async (t) => {
+  const keys = Keys.inMemory()
+  await keys.createKey('slow')
+  const data = crypto.randomBytes(32 * 2 ** 20)
+  const sealed = await keys.seal('slow', data)
+  for (const [what, input, transform] of [
+    ['sealStream', data, () => keys.sealStream('slow')],
+    ['openStream', sealed, () => keys.openStream()],
+  ]) {
+    let produced = 0
+    let consumed = 0
+    let ahead = 0
+    const source = async function* () {
+      for (let at = 0; at < input.length; at += 65_536) {
+        const chunk = input.subarray(at, at + 65_536)
+        produced += chunk.length
+        ahead = Math.max(ahead, produced - consumed)
+        yield chunk
+      }
+    }
+    const out = []
+    const sink = async function (stream) {
+      for await (const part of stream) {
+        out.push(part)
+        consumed += part.length
+        await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+    }
+    await pipeline(source, transform(), sink)
+    t.diagnostic(`${what}: the source ran at most ${(ahead / 2 ** 20).toFixed(1)} MiB ahead of the destination`)
+    // 1 MiB in the source's buffer, 1 MiB written, two batches being worked on, 1 MiB read: about
+    // 5 MiB; without backpressure the source would be 32 MiB ahead.
+    assert.ok(ahead < 8 * 2 ** 20, `${what}: ${ahead} bytes ahead`)
+    const result = Buffer.concat(out)
+    assert.ok(what === 'sealStream' ? (await keys.open(result)).equals(data) : result.equals(data))
+  }
+})
+
+test('envelope: openRange reads a FileHandle at positions, only what the range needs', async (t) => {
+  const dir = tempDir(t)
+  const keys = Keys.inMemory()
+  await keys.createKey('range')
+  const data = crypto.randomBytes(8 * 2 ** 20)
+  const file = path.join(dir, 'sealed')
+  fs.writeFileSync(file, await keys.seal('range', data))
+  const handle = await fs.promises.open(file)
+  t.after(() => handle.close())
+  // The real FileHandle, counting what is read through it.
+  let read = 0
+  const counting = {
+    fd: handle.fd,
+    stat: (...args) => handle.stat(...args),
+    read: async (...args) => {
+      const result = await handle.read(...args)
+      read += result.bytesRead
+      return result
+    },
+  }
+  for (const [offset, length] of [[0, 1], [3 * 2 ** 20 + 5, 100_000], [8 * 2 ** 20 - 10, 10]]) {
+    read = 0
+    assert.deepEqual(await keys.openRange(counting, offset, length), data.subarray(offset, offset + length))
+    // The header's read (one package's worth) and the one or two packages of the range.
+    assert.ok(read <= 4 * 65_568, `${offset}+${length}: read ${read} bytes`)
+  }
+  // Positioned reads: the handle's own position has not moved.
+  const { buffer } = await handle.read(Buffer.alloc(4), 0, 4, null)
+  assert.equal(buffer.toString(), 'KESE')
+})
+
 // A 10 ms interval timer while `work` runs: how many ticks, and the worst lateness.
 async function timed(work) {
   let last = performance.now()

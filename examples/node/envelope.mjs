@@ -41,6 +41,19 @@ try {
     if (!(err instanceof KesError) || err.code !== 'KES_DECRYPT_FAILED') throw err
     console.log('wrong context refused:', err.code)
   }
+
+  // Only messages under the keys this service expects: any other key is refused before it is used.
+  try {
+    await keys.open(sealed, context, { accept: ['backup-*'] })
+  } catch (err) {
+    if (!(err instanceof KesError) || err.code !== 'KES_NOT_ALLOWED') throw err
+    console.log('key not accepted:', err.code)
+  }
+
+  // Many small messages, one data key per 100 of them (per key name and context).
+  const sealer = keys.withDataKeyReuse({ messages: 100, bytes: 1 << 20, seconds: 60 })
+  const notes = await Promise.all(['a', 'b', 'c'].map((note) => sealer.seal('my-app', Buffer.from(note), context)))
+  console.log('reused:', (await Promise.all(notes.map((note) => keys.open(note, context)))).join(''))
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

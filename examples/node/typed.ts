@@ -1,6 +1,6 @@
 // The TypeScript view of the package, checked with `tsc --strict --noEmit` in CI. It also shows a
 // remote handle through a KES server (the kesrs sidecar, or Go KES). Not run: it needs a server.
-import { Keys, KesError, type DataKey, type KesErrorCode, type KeyInfo } from 'kesrs'
+import { Keys, KesError, Sealer, type DataKey, type DataKeyReuse, type KesErrorCode, type KeyInfo, type OpenOptions } from 'kesrs'
 
 export async function sidecar(endpoint: string, apiKey: string, ca: string): Promise<KeyInfo> {
   const keys: Keys = Keys.connect({ endpoints: [endpoint], apiKey, ca })
@@ -38,4 +38,21 @@ export async function sealFile(keys: Keys, from: string, to: string): Promise<Bu
 
 export function isIo(code: KesErrorCode): boolean {
   return code === 'KES_IO'
+}
+
+export async function accepting(keys: Keys, sealed: Buffer): Promise<Buffer> {
+  const options: OpenOptions = { accept: ['my-app', 'backup-*'] }
+  const file = await (await import('node:fs/promises')).open('message.sealed')
+  try {
+    await keys.openRange(file, 0, 16, undefined, options)
+  } finally {
+    await file.close()
+  }
+  return keys.open(sealed, { bucket: 'bucket/object' }, options)
+}
+
+export async function reusing(keys: Keys, messages: Buffer[]): Promise<Buffer[]> {
+  const limits: DataKeyReuse = { messages: 100, bytes: 2 ** 30, seconds: 300 }
+  const sealer: Sealer = keys.withDataKeyReuse(limits)
+  return Promise.all(messages.map((message) => sealer.seal('my-app', message, { bucket: 'bucket/object' })))
 }
