@@ -270,14 +270,15 @@ mod tests {
     use super::*;
 
     fn version(id: &str, enabled: bool) -> SecretProperties {
-        SecretProperties {
-            id: Some(format!("https://v.vault.azure.net/secrets/k/{id}")),
-            attributes: Some(SecretAttributes {
-                enabled: Some(enabled),
-                ..Default::default()
-            }),
+        // `SecretProperties` is non-exhaustive: filled field by field.
+        let attributes = SecretAttributes {
+            enabled: Some(enabled),
             ..Default::default()
-        }
+        };
+        let mut version = SecretProperties::default();
+        version.id = Some(format!("https://v.vault.azure.net/secrets/k/{id}"));
+        version.attributes = Some(attributes);
+        version
     }
 
     #[test]
