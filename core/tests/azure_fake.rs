@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_keyvault::{FakeKeyVault, Op, CLIENT_SECRET};
+use fake_keyvault::{FakeKeyVault, Op, VersionInfo, CLIENT_SECRET, INVALID_SECRET_DESCRIPTION};
 use kesrs_core::config::{AzureCredentials, CacheConfig, KeyStoreConfig, Secret};
 use kesrs_core::keystore::{AzureOptions, AzureStore};
 use kesrs_core::{Config, KeyName, KeyStore, Kms, StoreError};
@@ -380,7 +380,15 @@ async fn a_wrong_client_secret_is_a_clear_failure_not_an_outage() {
     let err = store.get(&name("k")).await.unwrap_err();
     assert!(matches!(err, StoreError::Failed(_)), "{err}");
     let text = message(&err);
-    assert!(text.contains("AADSTS7000215"), "{text}");
+    // Entra's code and first line, said plainly; the SDK alone gave serde's complaint about its
+    // `\r\n` ("invalid type: string ..., expected a borrowed string").
+    let refused = format!(
+        "Azure authentication failed: Entra ID refused the client credentials: \
+         {INVALID_SECRET_DESCRIPTION} (invalid_client, trace ID "
+    );
+    assert!(text.contains(&refused), "{text}");
+    assert!(!text.contains("borrowed"), "{text}");
+    assert!(!text.contains('\r') && !text.contains('\n'), "{text:?}");
     assert!(!text.contains("wrong"), "the secret leaked: {text}");
     assert!(!format!("{store:?}").contains(CLIENT_SECRET));
     assert!(!format!("{options:?}").contains("wrong"));
@@ -653,4 +661,152 @@ async fn deleting_a_missing_key_is_not_found_as_in_every_kesrs_store() {
         memory.delete(&name("never-created")).await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// Creates run concurrently for `names` on each of `kmses`; the outcomes, per name, in `kmses` order.
+async fn race(kmses: &[Kms], names: &[&str]) -> Vec<Vec<Result<(), kesrs_core::Error>>> {
+    let tasks: Vec<Vec<_>> = names
+        .iter()
+        .map(|n| {
+            kmses
+                .iter()
+                .map(|kms| {
+                    let kms = kms.clone();
+                    let key = name(n);
+                    tokio::spawn(async move { kms.create_key(&key, None).await })
+                })
+                .collect()
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for per_name in tasks {
+        let mut results = Vec::new();
+        for task in per_name {
+            results.push(task.await.unwrap());
+        }
+        outcomes.push(results);
+    }
+    outcomes
+}
+
+/// Exactly one success; every other create answered KES's `key already exists`.
+fn assert_one_winner(results: &[Result<(), kesrs_core::Error>]) -> usize {
+    let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for err in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(
+            (err.status(), err.message().as_str()),
+            (400, "key already exists")
+        );
+    }
+    winners[0]
+}
+
+/// Regression (issue 13): 50 clients creating one name at once on one kesrs got up to 33 answers of
+/// 200, and the vault kept a secret version per winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_creates_in_one_server_make_one_key_and_one_version() {
+    let fake = FakeKeyVault::start().await.unwrap();
+    let kms = Kms::new(
+        Arc::new(AzureStore::connect(&common::options(&fake)).unwrap()),
+        CacheConfig::default(),
+    );
+    let outcomes = race(std::slice::from_ref(&kms), &["hot"; 50]).await;
+    let results: Vec<_> = outcomes.into_iter().flatten().collect();
+    assert_one_winner(&results);
+    assert_eq!(fake.versions("hot").len(), 1);
+    assert_eq!(fake.count(Op::Set), 1);
+    // The waiters answered from the winner's outcome, without listing the vault themselves:
+    // one list before the write, two after it.
+    assert_eq!(fake.count(Op::Versions), 3);
+    let ciphertext = kms.encrypt(&name("hot"), b"data", b"").await.unwrap();
+    assert_eq!(
+        &*kms.decrypt(&name("hot"), &ciphertext, b"").await.unwrap(),
+        b"data"
+    );
+}
+
+/// Two servers sharing a vault, every write landing before any creator reads back (the fake holds
+/// the writes until all have arrived): one create succeeds, the other versions are disabled, and
+/// both servers then use the winner's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_racing_on_one_name_make_one_key_and_agree_on_it() {
+    let fake = FakeKeyVault::start().await.unwrap();
+    let servers: Vec<Kms> = (0..2)
+        .map(|_| {
+            let store = AzureStore::connect(&common::options(&fake)).unwrap();
+            Kms::new(Arc::new(store), CacheConfig::default())
+        })
+        .collect();
+    let names = ["race-a", "race-b", "race-c", "race-d"];
+    fake.hold_sets(names.len() * servers.len());
+    let outcomes = race(&servers, &names).await;
+    for (n, results) in names.iter().zip(&outcomes) {
+        let winner = assert_one_winner(results);
+        let versions = fake.versions(n);
+        assert_eq!(versions.len(), servers.len(), "{n}: {versions:?}");
+        // The winner's version is the oldest (creation second, then ID), the only one enabled:
+        // Go KES, which reads the oldest version, agrees.
+        let mut ordered = versions.clone();
+        ordered.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        let enabled: Vec<&VersionInfo> = versions.iter().filter(|v| v.enabled).collect();
+        assert_eq!(enabled, [&ordered[0]], "{n}: {versions:?}");
+        // Each server reads the same key: what one encrypts, the other decrypts.
+        let loser = 1 - winner;
+        let sealed = servers[winner]
+            .encrypt(&name(n), b"data", b"")
+            .await
+            .unwrap();
+        let opened = servers[loser]
+            .decrypt(&name(n), &sealed, b"")
+            .await
+            .unwrap();
+        assert_eq!(&*opened, b"data");
+        let sealed = servers[loser]
+            .encrypt(&name(n), b"back", b"")
+            .await
+            .unwrap();
+        let opened = servers[winner]
+            .decrypt(&name(n), &sealed, b"")
+            .await
+            .unwrap();
+        assert_eq!(&*opened, b"back");
+    }
+}
+
+/// Key Vault timestamps versions in whole seconds: a version another server writes later in the same
+/// second, with a smaller ID, comes first. A creator reads back once more after that second before it
+/// answers, so it loses instead of answering 200 for a key nobody reads.
+#[tokio::test]
+async fn a_creator_loses_to_a_same_second_version_written_after_its_first_read_back() {
+    let (fake, store) = start().await;
+    let store = Arc::new(store);
+    let create = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.create(&name("tied"), b"first to write").await }
+    });
+    // The version list before the write, then the one after it: the creator is settling now.
+    let start = Instant::now();
+    while fake.count(Op::Versions) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(5), "no read-back");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ours = fake.versions("tied");
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    let other = "0".repeat(32);
+    fake.insert_version("tied", "second to write", &other, ours[0].created);
+
+    assert!(matches!(create.await.unwrap(), Err(StoreError::Exists)));
+    let versions = fake.versions("tied");
+    let enabled: Vec<&str> = versions
+        .iter()
+        .filter(|v| v.enabled)
+        .map(|v| v.id.as_str())
+        .collect();
+    assert_eq!(enabled, [other.as_str()], "{versions:?}");
+    assert_eq!(
+        &*store.get(&name("tied")).await.unwrap(),
+        b"second to write"
+    );
 }

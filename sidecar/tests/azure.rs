@@ -44,6 +44,11 @@ impl AzureServer {
     /// Starts `kesrs server` with `keystore.azure.keyvault` pointing at `fake`; `extra` is more
     /// top-level YAML (cache settings, say).
     fn start(fake: &FakeKeyVault, extra: &str) -> Self {
+        Self::start_with_secret(fake, extra, fake_keyvault::CLIENT_SECRET)
+    }
+
+    /// [`Self::start`] authenticating with `client_secret`.
+    fn start_with_secret(fake: &FakeKeyVault, extra: &str, client_secret: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = common::server_cert();
         std::fs::write(dir.path().join("server.cert"), cert).unwrap();
@@ -63,6 +68,7 @@ impl AzureServer {
             .arg("--addr")
             .arg("127.0.0.1:0");
         common::fake_azure_env(&mut command, fake);
+        command.env("KV_CLIENT_SECRET", client_secret);
         let (child, addr, _stdout, stderr) = spawn_and_wait(command);
         Self {
             child,
@@ -83,6 +89,19 @@ impl AzureServer {
             .unwrap()
             .iter()
             .any(|line| line.contains(needle))
+    }
+
+    /// Waits up to 5 s for a log line containing `needle`.
+    async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.stderr_contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no log line contains {needle:?}:\n{}",
+                self.stderr.lock().unwrap().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -334,15 +353,9 @@ async fn a_denied_permission_is_a_502_and_the_error_log_names_it() {
     let r = describe(&mut c, "k").await;
     // The client sees KES's generic message only; the cause is in the server's error log.
     r.assert_error(502, "failed to read key");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !server.stderr_contains("denied the 'get' secret permission") {
-        assert!(
-            Instant::now() < deadline,
-            "no log line names the permission:\n{}",
-            server.stderr.lock().unwrap().join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server
+        .wait_for_log("denied the 'get' secret permission")
+        .await;
     assert!(server.stderr_contains("ForbiddenByPolicy"));
     assert!(server.stderr_contains("/v1/key/describe/k"));
     // Not an outage: readiness is unaffected (the probe needs no permission).
@@ -351,4 +364,72 @@ async fn a_denied_permission_is_a_502_and_the_error_log_names_it() {
 
     fake.clear_faults();
     assert_eq!(describe(&mut c, "k").await.status, 200);
+}
+
+/// Regression (issue 13): concurrent creates of one name on two servers sharing a vault all answered
+/// 200. Now exactly one does, whichever server it reached, and both servers serve that key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_on_two_servers_make_exactly_one_key() {
+    const CLIENTS_PER_SERVER: usize = 8;
+    let fake = FakeKeyVault::start().await.unwrap();
+    let servers = [AzureServer::start(&fake, ""), AzureServer::start(&fake, "")];
+    // Each server writes once (creates of a name are single-flight in a server); hold both writes
+    // until both have arrived, so that each server's check before writing found no key.
+    fake.hold_sets(servers.len());
+    let mut tasks = Vec::new();
+    for server in &servers {
+        for _ in 0..CLIENTS_PER_SERVER {
+            let mut c = server.admin().await;
+            tasks.push(tokio::spawn(async move { create(&mut c, "shared").await }));
+        }
+    }
+    let mut created = 0;
+    for task in tasks {
+        let r = task.await.unwrap();
+        if r.status == 200 {
+            created += 1;
+        } else {
+            r.assert_error(400, "key already exists");
+        }
+    }
+    assert_eq!(created, 1);
+    let versions = fake.versions("shared");
+    assert_eq!(versions.len(), servers.len(), "{versions:?}");
+    assert_eq!(
+        versions.iter().filter(|v| v.enabled).count(),
+        1,
+        "{versions:?}"
+    );
+    // What one server generates, the other decrypts.
+    let mut first = servers[0].admin().await;
+    let mut second = servers[1].admin().await;
+    let ciphertext = generate_and_decrypt(&mut first, "shared").await;
+    let r = second
+        .json(
+            "POST",
+            "/v1/key/decrypt/shared",
+            &format!(r#"{{"ciphertext":"{ciphertext}","context":"Y3R4"}}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Regression (issue 13): a wrong client secret was logged as `invalid type: string
+/// "AADSTS7000215: ...", expected a borrowed string`; the log now says what Entra ID said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_client_secret_is_logged_with_entras_code_and_message() {
+    let fake = FakeKeyVault::start().await.unwrap();
+    let server = AzureServer::start_with_secret(&fake, "", "not-the-secret");
+    let mut c = server.admin().await;
+    describe(&mut c, "k")
+        .await
+        .assert_error(502, "failed to read key");
+    server
+        .wait_for_log(&format!(
+            "Entra ID refused the client credentials: {}",
+            fake_keyvault::INVALID_SECRET_DESCRIPTION
+        ))
+        .await;
+    assert!(!server.stderr_contains("borrowed"));
+    assert!(!server.stderr_contains("not-the-secret"));
 }

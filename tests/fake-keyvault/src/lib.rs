@@ -3,7 +3,9 @@
 //! It reproduces what no emulator does: asynchronous deletion (409 `ObjectIsBeingDeleted`), names held
 //! by soft-deleted secrets (409 `ObjectIsDeletedButRecoverable`), throttling (429 with `Retry-After`),
 //! missing permissions (403 `ForbiddenByPolicy`), server errors, slow answers and outages, expiring
-//! tokens, and case-insensitive names. It speaks HTTPS with a certificate from a CA made at start.
+//! tokens, and case-insensitive names. Secrets keep every version (created in whole seconds, as in
+//! Azure), which can be listed and updated (PATCH, to disable one); Entra ID refuses a wrong client
+//! secret with Entra's exact body. It speaks HTTPS with a certificate from a CA made at start.
 //!
 //! Host names: the vault is `https://vault.localhost:<port>`, Entra ID
 //! `https://login.localhost:<port>`, and the challenge resource `https://localhost`, so clients can
@@ -27,8 +29,8 @@ use tokio_rustls::TlsAcceptor;
 
 mod vault;
 
-pub use vault::Op;
 use vault::State;
+pub use vault::{Op, VersionInfo, INVALID_SECRET_DESCRIPTION};
 
 /// The vault's host name.
 pub const VAULT_HOST: &str = "vault.localhost";
@@ -175,6 +177,23 @@ impl FakeKeyVault {
     /// Stores a secret version directly, without tags, as Go KES or another tool would have.
     pub fn insert(&self, name: &str, value: &str) {
         self.state.insert(name, value);
+    }
+
+    /// Stores a secret version with a chosen ID and creation time (Unix seconds), as if another
+    /// server's write had landed then.
+    pub fn insert_version(&self, name: &str, value: &str, id: &str, created: i64) {
+        self.state.insert_version(name, value, id, created);
+    }
+
+    /// Every version of a secret in the order written, with its ID, value, creation time and state.
+    pub fn versions(&self, name: &str) -> Vec<VersionInfo> {
+        self.state.versions(name)
+    }
+
+    /// The next `count` set requests are held until all `count` have arrived (at most 5 s), so that
+    /// concurrent creators all write before any of them reads back: the race Key Vault allows.
+    pub fn hold_sets(&self, count: usize) {
+        self.state.hold_sets(count);
     }
 
     /// Sets the attributes of a secret's newest version; times are Unix seconds.

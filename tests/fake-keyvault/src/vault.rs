@@ -1,7 +1,7 @@
 //! The fake's state and request handling.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -17,6 +17,10 @@ const API_VERSIONS: [&str; 3] = ["7.5", "7.6", API_VERSION];
 /// The challenge resource: a parent domain of [`VAULT_HOST`], as Azure's `vault.azure.net` is.
 const RESOURCE: &str = "https://localhost";
 const PAGE: usize = 25;
+/// What Entra ID says about a wrong client secret (the first line of its `error_description`).
+pub const INVALID_SECRET_DESCRIPTION: &str = "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app 'kesrs-tests'.";
+const TRACE_ID: &str = "0d1f5a3e-4b7c-4c1e-9f00-6a2b3c4d5e6f";
+const CORRELATION_ID: &str = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b";
 
 /// A kind of request, for counting and for denying permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,6 +42,8 @@ pub enum Op {
     List,
     /// PUT of a secret (permission `set`).
     Set,
+    /// PATCH of a secret version's attributes or tags (permission `set`).
+    Update,
     /// DELETE of a secret (permission `delete`).
     Delete,
     /// GET of a deleted secret (permission `get`).
@@ -51,6 +57,7 @@ impl Op {
         match self {
             Op::Versions => Op::List,
             Op::GetDeleted => Op::Get,
+            Op::Update => Op::Set,
             op => op,
         }
     }
@@ -65,6 +72,7 @@ impl Op {
             Op::Versions => "versions",
             Op::List => "list",
             Op::Set => "set",
+            Op::Update => "update",
             Op::Delete => "delete",
             Op::GetDeleted => "get-deleted",
             Op::Purge => "purge",
@@ -76,7 +84,7 @@ impl Op {
     }
 }
 
-const ALL_OPS: [Op; 11] = [
+const ALL_OPS: [Op; 12] = [
     Op::Token,
     Op::ManagedIdentity,
     Op::Challenge,
@@ -85,6 +93,7 @@ const ALL_OPS: [Op; 11] = [
     Op::Versions,
     Op::List,
     Op::Set,
+    Op::Update,
     Op::Delete,
     Op::GetDeleted,
     Op::Purge,
@@ -119,6 +128,19 @@ impl Default for Faults {
             token_lifetime: Duration::from_secs(3600),
         }
     }
+}
+
+/// One stored version of a secret, as a test sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// The version ID (32 hex digits).
+    pub id: String,
+    /// The stored value.
+    pub value: String,
+    /// Creation time, Unix seconds (Key Vault's resolution).
+    pub created: i64,
+    /// Whether the version is enabled.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -161,7 +183,19 @@ struct Vault {
 pub(crate) struct State {
     port: u16,
     vault: Mutex<Vault>,
+    /// Set requests held until a number of them have arrived (see `hold_sets`).
+    held_sets: Mutex<Option<HeldSets>>,
 }
+
+/// The next `remaining` set requests wait at `barrier` for each other.
+#[derive(Debug)]
+struct HeldSets {
+    barrier: Arc<tokio::sync::Barrier>,
+    remaining: usize,
+}
+
+/// The longest a held set waits for the others, so that a test that sends too few cannot hang.
+const HOLD_AT_MOST: Duration = Duration::from_secs(5);
 
 type Reply = Response<Full<Bytes>>;
 
@@ -170,7 +204,33 @@ impl State {
         Self {
             port,
             vault: Mutex::new(Vault::default()),
+            held_sets: Mutex::new(None),
         }
+    }
+
+    pub(crate) fn hold_sets(&self, count: usize) {
+        let held = (count > 1).then(|| HeldSets {
+            barrier: Arc::new(tokio::sync::Barrier::new(count)),
+            remaining: count,
+        });
+        *self.held_sets.lock().unwrap_or_else(|e| e.into_inner()) = held;
+    }
+
+    /// Waits, if this set request is one of those held, until all of them have arrived.
+    async fn wait_for_held_sets(&self) {
+        let barrier = {
+            let mut held = self.held_sets.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(sets) = held.as_mut() else {
+                return;
+            };
+            sets.remaining -= 1;
+            let barrier = Arc::clone(&sets.barrier);
+            if sets.remaining == 0 {
+                *held = None;
+            }
+            barrier
+        };
+        let _ = tokio::time::timeout(HOLD_AT_MOST, barrier.wait()).await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vault> {
@@ -201,6 +261,39 @@ impl State {
             })
             .versions
             .push(version);
+    }
+
+    pub(crate) fn insert_version(&self, name: &str, value: &str, id: &str, created: i64) {
+        let mut vault = self.lock();
+        let mut version = new_version(value.to_owned(), &json!({}), None, None, None);
+        version.id = id.to_owned();
+        version.created = created;
+        vault
+            .secrets
+            .entry(name.to_ascii_lowercase())
+            .or_insert_with(|| Secret {
+                name: name.to_owned(),
+                versions: Vec::new(),
+            })
+            .versions
+            .push(version);
+    }
+
+    pub(crate) fn versions(&self, name: &str) -> Vec<VersionInfo> {
+        let vault = self.lock();
+        let Some(secret) = vault.secrets.get(&name.to_ascii_lowercase()) else {
+            return Vec::new();
+        };
+        secret
+            .versions
+            .iter()
+            .map(|v| VersionInfo {
+                id: v.id.clone(),
+                value: v.value.clone(),
+                created: v.created,
+                enabled: v.enabled != Some(false),
+            })
+            .collect()
     }
 
     pub(crate) fn set_attributes(
@@ -355,11 +448,17 @@ impl State {
             );
         }
         if !secret_ok && !assertion_ok {
+            // Entra's exact shape: the description holds CR LF line breaks (escaped in JSON), which
+            // is what the Rust SDK fails to parse into a borrowed string.
             return reply(
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "invalid_client",
-                       "error_description": "AADSTS7000215: Invalid client secret provided.",
-                       "error_codes": [7000215]}),
+                       "error_description": format!("{INVALID_SECRET_DESCRIPTION}\r\nTrace ID: {TRACE_ID}\r\nCorrelation ID: {CORRELATION_ID}\r\nTimestamp: 2026-12-01 10:00:00Z"),
+                       "error_codes": [7000215],
+                       "timestamp": "2026-12-01 10:00:00Z",
+                       "trace_id": TRACE_ID,
+                       "correlation_id": CORRELATION_ID,
+                       "error_uri": format!("https://{LOGIN_HOST}/error?code=7000215")}),
             );
         }
         let (token, lifetime) = self.issue(Op::Token);
@@ -416,6 +515,7 @@ impl State {
             (&Method::GET, ["secrets", _, "versions"]) => Op::Versions,
             (&Method::GET, ["secrets", _]) | (&Method::GET, ["secrets", _, _]) => Op::Get,
             (&Method::PUT, ["secrets", _]) => Op::Set,
+            (&Method::PATCH, ["secrets", _, _]) => Op::Update,
             (&Method::DELETE, ["secrets", _]) => Op::Delete,
             (&Method::GET, ["deletedsecrets", _]) => Op::GetDeleted,
             (&Method::DELETE, ["deletedsecrets", _]) => Op::Purge,
@@ -480,6 +580,9 @@ impl State {
                 &format!("The request URI contains an invalid name: {name}"),
             );
         }
+        if op == Op::Set {
+            self.wait_for_held_sets().await;
+        }
         let page = |key: &str| query.get(key).and_then(|v| v.parse::<usize>().ok());
         let mut vault = self.lock();
         match op {
@@ -491,6 +594,7 @@ impl State {
                 segments.get(2).copied().filter(|v| !v.is_empty()),
             ),
             Op::Set => vault.set(self.port, name, body),
+            Op::Update => vault.update(self.port, name, segments.get(2).copied(), body),
             Op::Delete => vault.delete(self.port, name),
             Op::GetDeleted => vault.get_deleted(self.port, name),
             Op::Purge => vault.purge(name),
@@ -654,6 +758,47 @@ impl Vault {
         reply(
             StatusCode::OK,
             properties(port, &secret.name, &version, true, true),
+        )
+    }
+
+    /// PATCH `/secrets/{name}/{version}`: changes the attributes and tags given, keeps the rest, and
+    /// answers the version without its value, as Azure does. An empty version is the newest.
+    fn update(&mut self, port: u16, name: &str, version: Option<&str>, body: &[u8]) -> Reply {
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                None,
+                "invalid JSON body",
+            );
+        };
+        let Some(secret) = self.secrets.get_mut(&name.to_ascii_lowercase()) else {
+            return not_found(name);
+        };
+        let found = match version.filter(|v| !v.is_empty()) {
+            Some(version) => secret.versions.iter_mut().find(|v| v.id == version),
+            None => secret.versions.last_mut(),
+        };
+        let Some(found) = found else {
+            return not_found(name);
+        };
+        if let Some(attributes) = body.get("attributes") {
+            if let Some(enabled) = attributes.get("enabled").and_then(Value::as_bool) {
+                found.enabled = Some(enabled);
+            }
+            if let Some(nbf) = attributes.get("nbf").and_then(Value::as_i64) {
+                found.not_before = Some(nbf);
+            }
+            if let Some(exp) = attributes.get("exp").and_then(Value::as_i64) {
+                found.expires = Some(exp);
+            }
+        }
+        if let Some(tags) = body.get("tags") {
+            found.tags = tags.clone();
+        }
+        reply(
+            StatusCode::OK,
+            properties(port, &secret.name, found, true, false),
         )
     }
 

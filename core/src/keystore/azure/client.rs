@@ -16,6 +16,7 @@ use azure_identity::{
 };
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 
+use super::entra::RefusalPolicy;
 use super::AzureOptions;
 use crate::config::AzureCredentials;
 use crate::StoreError;
@@ -176,7 +177,9 @@ fn credential(
                 tenant_id,
                 client_id.clone(),
                 Secret::new(client_secret.expose().to_owned()),
-                Some(ClientSecretCredentialOptions { client_options }),
+                Some(ClientSecretCredentialOptions {
+                    client_options: token_options(client_options, CLIENT_SECRET_REFUSED),
+                }),
             )
             .map_err(|err| credential_error("client secret", err))?,
             "client secret",
@@ -197,7 +200,9 @@ fn credential(
                     &tenant_id,
                     client_id,
                     Secret::new(secret),
-                    Some(ClientSecretCredentialOptions { client_options }),
+                    Some(ClientSecretCredentialOptions {
+                        client_options: token_options(client_options, CLIENT_SECRET_REFUSED),
+                    }),
                 )
                 .map_err(|err| credential_error("environment client secret", err))?;
                 return Ok((
@@ -207,7 +212,12 @@ fn credential(
             }
             if var("AZURE_FEDERATED_TOKEN_FILE").is_some() {
                 let options = WorkloadIdentityCredentialOptions {
-                    credential_options: ClientAssertionCredentialOptions { client_options },
+                    credential_options: ClientAssertionCredentialOptions {
+                        client_options: token_options(
+                            client_options,
+                            "Entra ID refused the workload identity's federated token",
+                        ),
+                    },
                     ..Default::default()
                 };
                 let credential = WorkloadIdentityCredential::new(Some(options))
@@ -229,9 +239,21 @@ fn managed_identity(
 ) -> azure_core::Result<Arc<ManagedIdentityCredential>> {
     let options = ManagedIdentityCredentialOptions {
         user_assigned_id: client_id.map(UserAssignedId::ClientId),
-        client_options,
+        client_options: token_options(
+            client_options,
+            "the managed identity endpoint refused to issue a token",
+        ),
     };
     ManagedIdentityCredential::new(Some(options))
+}
+
+const CLIENT_SECRET_REFUSED: &str = "Entra ID refused the client credentials";
+
+/// `options` for a credential's token requests: Entra's refusals are read by kesrs, since the SDK
+/// cannot parse them (see `entra`).
+fn token_options(mut options: ClientOptions, refuser: &'static str) -> ClientOptions {
+    options.per_try_policies.push(RefusalPolicy::new(refuser));
+    options
 }
 
 fn failed(message: String) -> StoreError {

@@ -2,8 +2,9 @@
 //!
 //! Semantics follow KES's Azure key store, so Go KES and kesrs can share a vault:
 //! - create refuses an existing secret, and purges a soft-deleted secret of the same name first;
-//! - get reads the *oldest* version (two servers racing on create leave two versions; all agree on
-//!   the first) and refuses disabled, not-yet-valid and expired secrets;
+//!   exactly one of racing creates succeeds, in one server and across servers (see `create`);
+//! - get reads the *oldest enabled* version (the key that won the create race; losing versions
+//!   are disabled) and refuses disabled, not-yet-valid and expired secrets;
 //! - delete deletes, then purges, so the name can be used again;
 //! - list pages through every secret; status measures an unauthenticated round trip.
 //!
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use azure_core::http::RequestContent;
 use azure_security_keyvault_secrets::models::{
-    SecretAttributes, SecretClientGetSecretOptions, SecretProperties, SetSecretParameters,
+    Secret, SecretAttributes, SecretClientGetSecretOptions, SecretProperties, SetSecretParameters,
 };
 use futures::TryStreamExt;
 use rustls_pki_types::CertificateDer;
@@ -33,6 +34,8 @@ use crate::{tls, KeyName};
 use retry::{retry, Backoff, Failure, Permission};
 
 mod client;
+mod create;
+mod entra;
 mod names;
 mod probe;
 mod retry;
@@ -149,6 +152,7 @@ impl AzureOptions {
 /// Keys as secrets in an Azure Key Vault.
 pub struct AzureStore {
     clients: client::Clients,
+    creates: create::Flights,
     backoff: Backoff,
     timeout: Duration,
 }
@@ -165,6 +169,7 @@ impl AzureStore {
         );
         Ok(Self {
             clients,
+            creates: create::Flights::default(),
             backoff: Backoff {
                 initial: options.retry_delay,
                 max: options.max_retry_delay,
@@ -234,48 +239,15 @@ impl AzureStore {
         }
     }
 
-    async fn create_secret(
-        &self,
-        name: &KeyName,
-        secret: &str,
-        value: &str,
-        deadline: Instant,
-    ) -> Result<(), StoreError> {
-        let versions = self
-            .versions(secret, deadline)
-            .await
-            .map_err(Failure::into_store_error)?;
-        if !versions.is_empty() {
-            return Err(StoreError::Exists);
-        }
-        let mut attempt = 0;
-        loop {
-            let conflict = match self.set_tagged(name, secret, value, deadline).await {
-                Ok(()) => return Ok(()),
-                Err(conflict @ Failure::Conflict(_)) => conflict,
-                Err(failure) => return Err(failure.into_store_error()),
-            };
-            // A soft-deleted secret holds the name: purge it (KES does the same), then set again.
-            if !conflict.is_being_deleted() {
-                self.purge(secret, deadline)
-                    .await
-                    .map_err(Failure::into_store_error)?;
-            }
-            if !sleep_within(self.backoff, attempt, deadline).await {
-                return Err(conflict.into_store_error());
-            }
-            attempt += 1;
-        }
-    }
-
-    /// Sets `secret` to `value`, tagged with the exact KES name that every read compares.
+    /// Sets `secret` to `value`, tagged with the exact KES name that every read compares; returns
+    /// the new version (without its value).
     async fn set_tagged(
         &self,
         name: &KeyName,
         secret: &str,
         value: &str,
         deadline: Instant,
-    ) -> Result<(), Failure> {
+    ) -> Result<Secret, Failure> {
         let set = || {
             let parameters = SetSecretParameters {
                 value: Some(value.to_owned()),
@@ -287,12 +259,20 @@ impl AzureStore {
             };
             async move {
                 let body: RequestContent<SetSecretParameters> = parameters.try_into()?;
-                self.clients.secrets.set_secret(secret, body, None).await
+                let mut written = self
+                    .clients
+                    .secrets
+                    .set_secret(secret, body, None)
+                    .await?
+                    .into_model()?;
+                // The value is ours already; keep no second copy of the key around.
+                if let Some(value) = written.value.take() {
+                    drop(Zeroizing::new(value));
+                }
+                Ok(written)
             }
         };
-        retry(Permission::Set, self.backoff, deadline, set)
-            .await
-            .map(drop)
+        retry(Permission::Set, self.backoff, deadline, set).await
     }
 
     async fn read_secret(
@@ -305,15 +285,15 @@ impl AzureStore {
             .versions(secret, deadline)
             .await
             .map_err(Failure::into_store_error)?;
-        let Some(oldest) = versions.first() else {
+        let Some(current) = current(&versions) else {
             return Err(StoreError::NotFound);
         };
-        let version = oldest.id.as_deref().and_then(version_of).ok_or_else(|| {
+        let version = current.id.as_deref().and_then(version_of).ok_or_else(|| {
             StoreError::Failed(
                 format!("Azure Key Vault listed a version of '{secret}' without ID").into(),
             )
         })?;
-        check_usable(oldest.attributes.as_ref(), secret)?;
+        check_usable(current.attributes.as_ref(), secret)?;
         let get = || {
             let options = SecretClientGetSecretOptions {
                 secret_version: Some(version.to_owned()),
@@ -352,11 +332,11 @@ impl AzureStore {
             .versions(secret, deadline)
             .await
             .map_err(Failure::into_store_error)?;
-        let Some(oldest) = versions.first() else {
+        let Some(current) = current(&versions) else {
             return Err(StoreError::NotFound);
         };
         // Key Vault ignores case: deleting `KEY` must not delete the key stored as `key`.
-        if !holds(name, oldest.id.as_deref(), oldest.tags.as_ref()) {
+        if !holds(name, current.id.as_deref(), current.tags.as_ref()) {
             return Err(StoreError::NotFound);
         }
         let delete = || self.clients.secrets.delete_secret(secret, None);
@@ -408,7 +388,7 @@ impl KeyStore for AzureStore {
             StoreError::Failed("Key Vault secrets hold text; the key value is not UTF-8".into())
         })?;
         let secret = names::secret_name(name);
-        self.create_secret(name, &secret, value, self.deadline())
+        self.create_once(name, &secret, value, self.deadline())
             .await
     }
 
@@ -465,6 +445,21 @@ impl fmt::Debug for AzureStore {
             .field("credential", &self.clients.credential)
             .finish_non_exhaustive()
     }
+}
+
+/// The version that is the key, of `versions` sorted oldest first: the oldest enabled one (later
+/// enabled versions, and disabled ones before it, lost a create race), else the oldest, which
+/// reads then refuse as disabled.
+fn current(versions: &[SecretProperties]) -> Option<&SecretProperties> {
+    versions
+        .iter()
+        .find(|v| is_enabled(v))
+        .or_else(|| versions.first())
+}
+
+/// Whether a version is enabled; Key Vault omits the attribute only where it is the default, true.
+fn is_enabled(version: &SecretProperties) -> bool {
+    version.attributes.as_ref().and_then(|a| a.enabled) != Some(false)
 }
 
 /// Whether a stored secret holds `name` exactly: by its name tag, or for secrets written by Go KES

@@ -28,6 +28,7 @@ impl AzureStore {
         let set = self
             .set_tagged(name, secret, VALUE, deadline)
             .await
+            .map(drop)
             .map_err(Failure::into_store_error);
         let created = set.is_ok();
         steps.push(ProbeStep::done("set", set));

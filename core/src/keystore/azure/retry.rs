@@ -14,6 +14,7 @@ use azure_core::http::StatusCode;
 use azure_security_keyvault_secrets::models::KeyVaultError;
 use tokio::time::Instant;
 
+use super::entra::Refusal;
 use crate::StoreError;
 
 /// The secret permission an operation needs; named in the error when Azure answers 403.
@@ -132,15 +133,17 @@ impl Failure {
                 Self::from_status(*status, code, detail, retry_after, permission)
             }
             ErrorKind::Io | ErrorKind::Connection => Self::Transport(chain(err)),
-            ErrorKind::Credential => match inner(err) {
+            ErrorKind::Credential => match (refusal(err), inner(err)) {
+                // Entra's own words, not the SDK's failure to parse them.
+                (Some(refusal), _) => Self::Unauthenticated(refusal.to_string()),
                 // A token endpoint that is down is an outage like any other; one that refuses us is not.
-                Some(cause) => match Self::classify(cause, permission) {
+                (None, Some(cause)) => match Self::classify(cause, permission) {
                     failure @ (Self::Transport(_)
                     | Self::Throttled { .. }
                     | Self::Unavailable { .. }) => failure,
                     _ => Self::Unauthenticated(chain(err)),
                 },
-                None => Self::Unauthenticated(chain(err)),
+                (None, None) => Self::Unauthenticated(chain(err)),
             },
             _ => Self::Rejected(chain(err)),
         }
@@ -261,6 +264,18 @@ fn retry_after(headers: &azure_core::http::headers::Headers) -> Option<Duration>
         .get_optional_str(&azure_core::http::headers::RETRY_AFTER)
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs)
+}
+
+/// The token endpoint's refusal somewhere in a credential error's causes, as `entra` read it.
+fn refusal(err: &azure_core::Error) -> Option<&Refusal> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(error) = cause {
+        if let Some(refusal) = error.downcast_ref::<Refusal>() {
+            return Some(refusal);
+        }
+        cause = error.source();
+    }
+    None
 }
 
 /// The SDK error a credential error wraps, if any.
