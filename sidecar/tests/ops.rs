@@ -287,7 +287,9 @@ async fn sigterm_drains_and_exits_zero() {
     assert!(status.success(), "{status}");
 }
 
-#[tokio::test]
+// Multi-threaded: the test thread blocks in `wait` below, and the client connections' tasks must
+// still run to close (and answer the server's shutdown ping), or the server's drain waits them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_mode_prints_an_api_key_that_works() {
     let mut command = Command::new(BIN);
     command.args(["server", "--dev", "--addr", "127.0.0.1:0"]);
@@ -319,8 +321,7 @@ async fn dev_mode_prints_an_api_key_that_works() {
     let other = ClientCert::ed25519();
     let mut o = Client::connect(addr, Some(&other), Proto::Http2).await;
     assert_eq!(o.get("/v1/key/list/").await.status, 403);
-    // SIGTERM, not a kill: the dev server removes the certificate file it wrote. Open
-    // connections would hold the drain.
+    // SIGTERM, not a kill: the dev server removes the certificate file it wrote.
     drop((c, o));
     common::signal(guard.0, "TERM");
     let _ = guard.0.wait();
