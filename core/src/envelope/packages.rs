@@ -1,7 +1,7 @@
 //! Sealing one DARE package at a time, between buffers the caller owns: the plaintext is borrowed and
 //! the sealed bytes go straight into the caller's output buffer. Bindings use it to stream through
-//! their own file objects without a package buffer of core's in between (and [`SealCore`]
-//! (super::stream) uses its in-place half).
+//! their own file objects without a package buffer of core's in between; the stream writers' buffer
+//! (`SealCore`) uses its in-place half.
 
 use super::dare::{self, Sealer, HEADER_LEN, MAX_PACKAGE, MAX_PAYLOAD, TAG_LEN};
 use super::header::{self, Header, MessageKeys, FLAG_EMPTY};
