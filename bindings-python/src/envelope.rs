@@ -1,10 +1,12 @@
-//! Sealed messages over Python file objects: the `Read`/`Write`/`Seek` adapters that let core's
-//! [`SealWriter`](kesrs_core::SealWriter) and [`OpenReader`](kesrs_core::OpenReader) stream through
-//! anything with `.read(n)` and `.write(b)` (and `.seek`, for ranges), and the data-key-reuse sealers.
+//! Sealed messages over Python file objects: `seal_stream` through core's
+//! [`PackageSealer`](kesrs_core::PackageSealer), the `Read`/`Write`/`Seek` adapters that let core's
+//! [`OpenReader`](kesrs_core::OpenReader) stream through anything with `.read(n)` and `.write(b)`
+//! (and `.seek`, for ranges), and the data-key-reuse sealers.
 //!
-//! The stream functions run without the GIL. Each adapter call attaches to the interpreter only for
-//! the one `read`, `write` or `seek`, so the crypto of each 64 KiB package runs while other Python
-//! threads do. At most one chunk, one DARE package and one Python `bytes` are in memory at a time.
+//! The stream functions run without the GIL. Each file call attaches to the interpreter only for the
+//! one `read`, `write` or `seek`, so the crypto of each 64 KiB package runs while other Python threads
+//! do. At most two chunks (the one being sealed and the one read ahead), one DARE package and one
+//! Python `bytes` being written are in memory at a time.
 //!
 //! An exception raised by the file object (an `OSError`, a `TypeError` from `read` returning `str`)
 //! is kept and raised as it is once core has given up, rather than as core's `KES_IO`; `KesIOError`
@@ -13,17 +15,21 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 use pyo3::IntoPyObjectExt as _;
 use zeroize::Zeroizing;
 
 use kesrs_core::{
-    BlockingKeys, Context, DataKey, DataKeys, Envelope, Error, KeyName, Keys, Pattern, ReuseLimits,
+    BlockingKeys, Context, DataKey, DataKeys, Envelope, Error, KeyName, Keys, PackageSealer,
+    Pattern, ReuseLimits,
 };
 
 use crate::bridge;
@@ -114,19 +120,48 @@ impl Read for PyReader<'_> {
         if out.is_empty() {
             return Ok(0);
         }
-        let got = self.calls.call(|py| {
-            let chunk = self.file.bind(py).call_method1("read", (out.len(),))?;
-            if chunk.is_none() {
+        let chunk = self.calls.read(self.file, out.len())?;
+        filled_mut(out, chunk.len())?.copy_from_slice(&chunk);
+        Ok(chunk.len())
+    }
+}
+
+/// What one `read(n)` gave: the `bytes` object itself, borrowed without a copy (it is immutable, so
+/// it can be read with the GIL released), or a copy of another buffer type or of several short reads.
+enum Chunk {
+    Bytes(PyBackedBytes),
+    Copied(Zeroizing<Vec<u8>>),
+}
+
+impl Deref for Chunk {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Bytes(bytes) => bytes,
+            Self::Copied(copy) => copy,
+        }
+    }
+}
+
+/// What `read(n)` answered, before it is checked.
+enum Got {
+    Chunk(Chunk),
+    Nothing,
+}
+
+impl Calls<'_> {
+    /// One `file.read(n)`: at most `n` bytes, empty at end of file.
+    fn read(&self, file: &Py<PyAny>, n: usize) -> io::Result<Chunk> {
+        let got = self.call(|py| {
+            let answer = file.bind(py).call_method1(intern!(py, "read"), (n,))?;
+            if answer.is_none() {
                 return Ok(Got::Nothing);
             }
-            let data = input::bytes(&chunk)?;
-            Ok(match out.get_mut(..data.len()) {
-                Some(space) => {
-                    space.copy_from_slice(&data);
-                    Got::Bytes(data.len())
-                }
-                None => Got::TooMuch,
-            })
+            Ok(Got::Chunk(match answer.cast::<PyBytes>() {
+                Ok(bytes) => Chunk::Bytes(bytes.clone().into()),
+                Err(_) => Chunk::Copied(Zeroizing::new(input::bytes(&answer)?.into_owned())),
+            }))
         })?;
         match got {
             // A non-blocking raw file with no data ready: streams need blocking files.
@@ -134,20 +169,32 @@ impl Read for PyReader<'_> {
                 io::ErrorKind::WouldBlock,
                 "read() returned None: the file is non-blocking",
             )),
-            Got::TooMuch => Err(io::Error::new(
+            Got::Chunk(chunk) if chunk.len() > n => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "read(n) returned more than n bytes",
             )),
-            Got::Bytes(n) => Ok(n),
+            Got::Chunk(chunk) => Ok(chunk),
         }
     }
-}
 
-/// What one `read(n)` gave.
-enum Got {
-    Bytes(usize),
-    Nothing,
-    TooMuch,
+    /// The next `CHUNK` bytes of `file`, fewer only at its end: usually one `read`, whose `bytes` are
+    /// used as they are; short reads (a pipe, a socket) are gathered into one copy.
+    fn read_chunk(&self, file: &Py<PyAny>) -> io::Result<Chunk> {
+        let first = self.read(file, CHUNK)?;
+        if first.len() == CHUNK || first.is_empty() {
+            return Ok(first);
+        }
+        let mut gathered = Zeroizing::new(Vec::with_capacity(CHUNK));
+        gathered.extend_from_slice(&first);
+        while gathered.len() < CHUNK {
+            let more = self.read(file, CHUNK - gathered.len())?;
+            if more.is_empty() {
+                break;
+            }
+            gathered.extend_from_slice(&more);
+        }
+        Ok(Chunk::Copied(gathered))
+    }
 }
 
 impl Seek for PyReader<'_> {
@@ -181,7 +228,7 @@ impl Write for PyWriter<'_> {
             let answer = self
                 .file
                 .bind(py)
-                .call_method1("write", (PyBytes::new(py, data),))?;
+                .call_method1(intern!(py, "write"), (PyBytes::new(py, data),))?;
             if answer.is_none() {
                 Ok(data.len())
             } else {
@@ -204,6 +251,11 @@ impl Write for PyWriter<'_> {
 }
 
 /// Seals everything `src` reads into `dst`; returns the bytes written to `dst`.
+///
+/// One package per `read` and `write`, without core's stream buffer: each chunk is sealed from the
+/// `bytes` that `read` returned straight into one reused output buffer (core's [`PackageSealer`]),
+/// and the sealed package is copied once, into the `bytes` given to `write`. A package is final when
+/// the read after it finds the end, so the stream reads one chunk ahead.
 pub(crate) fn seal_stream<K: DataKeys>(
     envelope: &Envelope<K>,
     key: &KeyName,
@@ -218,25 +270,32 @@ pub(crate) fn seal_stream<K: DataKeys>(
         worker,
     };
     let run = || -> Result<u64, Error> {
-        let mut reader = PyReader {
-            file: src,
-            calls: &calls,
-        };
-        let writer = PyWriter {
+        let mut sealer = envelope.package_sealer(key, context)?;
+        let mut writer = PyWriter {
             file: dst,
             calls: &calls,
             written: 0,
         };
-        let mut sealer = envelope.seal_writer(key, context, writer)?;
-        let mut chunk = Zeroizing::new(vec![0u8; CHUNK]);
+        // Holds each chunk's plaintext between the copy in and the in-place encryption.
+        let mut out = Zeroizing::new(vec![0u8; PackageSealer::MAX_OUTPUT]);
+        let mut current = calls.read_chunk(src)?;
         loop {
-            let n = read_retrying(&mut reader, &mut chunk)?;
-            if n == 0 {
-                break;
+            // `read_chunk` returns a short chunk only at the end, so only a full one needs a look
+            // ahead.
+            let next = if current.len() == CHUNK {
+                Some(calls.read_chunk(src)?).filter(|next| !next.is_empty())
+            } else {
+                None
+            };
+            let n = sealer.seal(&current, next.is_none(), &mut out)?;
+            writer.write_all(filled(&out, n)?)?;
+            match next {
+                Some(next) => current = next,
+                None => break,
             }
-            sealer.write_all(filled(&chunk, n)?)?;
         }
-        Ok(sealer.finish()?.written)
+        writer.flush()?;
+        Ok(writer.written)
     };
     run().map_err(|err| calls.failure(err))
 }
@@ -308,9 +367,14 @@ pub(crate) fn open_range<K: DataKeys>(
     run().map_err(|err| calls.failure(err))
 }
 
-/// The first `n` bytes of `buf`, which a `read` into it said it filled.
+/// The first `n` bytes of `buf`, which a `read` into it (or a seal) said it filled.
 fn filled(buf: &[u8], n: usize) -> io::Result<&[u8]> {
     buf.get(..n)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "read more than its buffer"))
+}
+
+fn filled_mut(buf: &mut [u8], n: usize) -> io::Result<&mut [u8]> {
+    buf.get_mut(..n)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "read more than its buffer"))
 }
 

@@ -57,6 +57,43 @@ def test_stream_round_trip_through_files(tmp_path: Path) -> None:
                 keys.open_stream(src, dst, b"one shot")
 
 
+class Trickle:
+    """A pipe-like source: short reads of varying sizes, as `bytes`, `bytearray` or `memoryview`."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+        self.calls = 0
+
+    def read(self, n: int) -> Any:
+        self.calls += 1
+        size = min(n, [1, 777, 4096, n][self.calls % 4], len(self.data) - self.at)
+        chunk = self.data[self.at : self.at + size]
+        self.at += size
+        return [bytes, bytearray, memoryview][self.calls % 3](chunk)
+
+
+def test_seal_stream_packages_whatever_the_reads() -> None:
+    with kesrs.Keys.in_memory() as keys:
+        keys.create_key("chunks")
+        for size in [0, 1, PACKAGE - 1, PACKAGE, PACKAGE + 1, 2 * PACKAGE, 2 * PACKAGE + 5000]:
+            plaintext = pattern(size, size % 251)
+            expected_len = len(keys.seal("chunks", plaintext))
+            for src in [io.BytesIO(plaintext), Trickle(plaintext)]:
+                out = io.BytesIO()
+                written = keys.seal_stream("chunks", src, out, b"c")
+                # Same framing as one-shot seal: full packages, one final package, nothing empty.
+                assert written == len(out.getvalue()) == expected_len, (size, type(src))
+                assert keys.open(out.getvalue(), b"c") == plaintext, (size, type(src))
+
+        class TooMuch:
+            def read(self, n: int) -> bytes:
+                return b"x" * (n + 1)
+
+        with pytest.raises(kesrs.KesIOError, match="more than n bytes"):
+            keys.seal_stream("chunks", TooMuch(), io.BytesIO())
+
+
 MEMORY_CHILD = textwrap.dedent(
     """
     import os, sys, kesrs

@@ -21,7 +21,8 @@
 //!   [`decrypt_private_key_pem`]: a legacy-encrypted PEM key (`tls.password`).
 //! - [`Envelope`], [`Context`], [`DataKeys`], [`AsyncDataKeys`], [`ReuseLimits`] and the stream
 //!   adapters [`SealWriter`], [`OpenReader`], [`AsyncSealWriter`], [`AsyncOpenReader`] (and
-//!   [`envelope_header_len`], [`ENVELOPE_PACKAGE_LEN`] for callers that buffer pushed input): sealed
+//!   [`envelope_header_len`], [`ENVELOPE_PACKAGE_LEN`] for callers that buffer pushed input;
+//!   [`PackageSealer`] for callers that move the bytes themselves, one package at a time): sealed
 //!   messages (docs/envelope.md), with data keys from any of the above. A [`Context`] is bytes or
 //!   a string map, byte for byte as MinIO builds it.
 //! - [`Error`] and [`EnvelopeError`]: the one error type, carrying the exact KES status and message;
@@ -63,7 +64,7 @@ pub use crypto::KeyType;
 pub use encrypted_pem::decrypt_private_key_pem;
 pub use envelope::{
     envelope_header_len, AsyncDataKeys, AsyncOpenReader, AsyncSealWriter, DataKeys, Envelope,
-    OpenReader, ReuseLimits, SealWriter, ENVELOPE_PACKAGE_LEN,
+    OpenReader, PackageSealer, ReuseLimits, SealWriter, ENVELOPE_PACKAGE_LEN,
 };
 pub use error::{EnvelopeError, Error, ErrorCode, StoreOp};
 pub use go::rfc3339;

@@ -12,7 +12,8 @@ use std::time::Duration;
 use kesrs_core::config::CacheConfig;
 use kesrs_core::keystore::MemoryStore;
 use kesrs_core::{
-    Context, DataKey, DataKeys, Envelope, EnvelopeError, Error, KeyName, Kms, Pattern, ReuseLimits,
+    Context, DataKey, DataKeys, Envelope, EnvelopeError, Error, KeyName, Kms, PackageSealer,
+    Pattern, ReuseLimits,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
@@ -186,6 +187,129 @@ fn streams_and_one_shot_are_the_same_format() {
         }
         assert_eq!(out, plaintext, "{len}");
     }
+}
+
+/// Seals `plaintext` with a [`PackageSealer`], one package per call into one reused buffer, marking
+/// the last package final as a caller that reads ahead would.
+fn seal_by_packages(envelope: &Envelope<Blocking>, plaintext: &[u8]) -> Vec<u8> {
+    let mut sealer = envelope.package_sealer(&name("my-key"), &ctx()).unwrap();
+    let mut out = vec![0u8; PackageSealer::MAX_OUTPUT];
+    let mut sealed = Vec::new();
+    let mut chunks = plaintext.chunks(P).peekable();
+    if chunks.peek().is_none() {
+        let n = sealer.seal(&[], true, &mut out).unwrap();
+        sealed.extend_from_slice(&out[..n]);
+    }
+    while let Some(chunk) = chunks.next() {
+        let n = sealer
+            .seal(chunk, chunks.peek().is_none(), &mut out)
+            .unwrap();
+        sealed.extend_from_slice(&out[..n]);
+    }
+    sealed
+}
+
+#[test]
+fn package_sealers_write_the_stream_format() {
+    let envelope = Envelope::new(blocking());
+    for len in SIZES {
+        let plaintext = data(len);
+        let sealed = seal_by_packages(&envelope, &plaintext);
+        let one_shot = envelope.seal(&name("my-key"), &plaintext, &ctx()).unwrap();
+        assert_eq!(sealed.len(), one_shot.len(), "{len}");
+        assert_eq!(*envelope.open(&sealed, &ctx()).unwrap(), plaintext, "{len}");
+        let mut reader = envelope.open_reader(&sealed[..], &ctx()).unwrap();
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        assert_eq!(out, plaintext, "{len}");
+    }
+}
+
+#[test]
+fn package_sealers_keep_truncation_and_order_detectable() {
+    let envelope = Envelope::new(blocking());
+    let plaintext = data(3 * P);
+    let sealed = seal_by_packages(&envelope, &plaintext);
+    let p = packages(&sealed);
+    assert_eq!(p.len(), 3);
+    // The last full package was sealed final: dropping it, or swapping two, does not open.
+    let dropped = reassemble(&sealed, &[&p[0], &p[1]]);
+    assert_eq!(
+        envelope_error(envelope.open(&dropped, &ctx())),
+        EnvelopeError::Truncated
+    );
+    let swapped = reassemble(&sealed, &[&p[1], &p[0], &p[2]]);
+    assert_eq!(
+        envelope_error(envelope.open(&swapped, &ctx())),
+        EnvelopeError::PackageAuthentication(0)
+    );
+    // A caller that never marks a package final leaves a stream that does not open.
+    let mut sealer = envelope.package_sealer(&name("my-key"), &ctx()).unwrap();
+    let mut out = vec![0u8; PackageSealer::MAX_OUTPUT];
+    let mut unfinished = Vec::new();
+    for chunk in plaintext.chunks(P) {
+        let n = sealer.seal(chunk, false, &mut out).unwrap();
+        unfinished.extend_from_slice(&out[..n]);
+    }
+    assert_eq!(
+        envelope_error(envelope.open(&unfinished, &ctx())),
+        EnvelopeError::Truncated
+    );
+}
+
+#[test]
+fn package_sealers_refuse_misuse_and_stay_spent() {
+    let envelope = Envelope::new(blocking());
+    let sealer = || envelope.package_sealer(&name("my-key"), &ctx()).unwrap();
+    let mut out = vec![0u8; PackageSealer::MAX_OUTPUT];
+    let invalid = |result: Result<usize, Error>| match result {
+        Err(Error::InvalidArgument(message)) => message,
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    };
+
+    // A short package that is not the last: sio's readers would reject the stream.
+    let mut short = sealer();
+    assert_eq!(
+        invalid(short.seal(&data(10), false, &mut out)),
+        "a package holds 65536 plaintext bytes, the final one 1 to 65536; got 10 (final: false)"
+    );
+    assert!(matches!(
+        short.seal(&data(P), true, &mut out),
+        Err(Error::Encrypt)
+    ));
+    assert_eq!(
+        invalid(sealer().seal(&data(P + 1), true, &mut out)),
+        "a package holds 65536 plaintext bytes, the final one 1 to 65536; got 65537 (final: true)"
+    );
+
+    // An empty final package after packages: the last full one should have been final.
+    let mut late = sealer();
+    late.seal(&data(P), false, &mut out).unwrap();
+    assert_eq!(
+        invalid(late.seal(&[], true, &mut out)),
+        "an empty final package is only the whole (empty) message; mark the last full package \
+         final instead"
+    );
+
+    // Too small an output buffer.
+    let mut small = vec![0u8; P];
+    assert_eq!(
+        invalid(sealer().seal(&data(P), false, &mut small)),
+        format!(
+            "the output buffer holds {P} bytes; this package needs {}",
+            header_len(&envelope.seal(&name("my-key"), b"x", &ctx()).unwrap()) + PACKAGE
+        )
+    );
+
+    // Nothing after the final package, and the empty message is its header alone.
+    let mut empty = sealer();
+    let n = empty.seal(&[], true, &mut out).unwrap();
+    assert_eq!(n, header_len(&out));
+    assert!(envelope.open(&out[..n], &ctx()).unwrap().is_empty());
+    assert!(matches!(
+        empty.seal(&data(1), true, &mut out),
+        Err(Error::Encrypt)
+    ));
 }
 
 #[tokio::test]

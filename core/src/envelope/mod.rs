@@ -12,6 +12,7 @@
 mod async_stream;
 mod dare;
 mod header;
+mod packages;
 mod range;
 mod reuse;
 mod stream;
@@ -25,6 +26,7 @@ use zeroize::Zeroizing;
 
 use crate::context::Context;
 pub use async_stream::{AsyncOpenReader, AsyncSealWriter};
+pub use packages::PackageSealer;
 pub use reuse::ReuseLimits;
 pub use stream::{OpenReader, SealWriter};
 
@@ -167,6 +169,13 @@ impl<K: DataKeys> Envelope<K> {
     ) -> Result<SealWriter<W>, Error> {
         let data_key = self.keys.generate(key, context.as_bytes())?;
         Ok(SealWriter::new(dst, seal_core(&data_key, key, context)?))
+    }
+
+    /// A sealer that takes the message one package at a time, from the caller's plaintext into the
+    /// caller's buffer, for callers that do their own I/O. See [`PackageSealer`].
+    pub fn package_sealer(&self, key: &KeyName, context: &Context) -> Result<PackageSealer, Error> {
+        let data_key = self.keys.generate(key, context.as_bytes())?;
+        package_sealer(&data_key, key, context)
     }
 
     /// A reader of the plaintext of the envelope read from `src`. Reads and authenticates the header
@@ -471,8 +480,16 @@ fn new_message(
 }
 
 fn seal_core(data_key: &DataKey, key: &KeyName, context: &Context) -> Result<SealCore, Error> {
+    Ok(SealCore::new(package_sealer(data_key, key, context)?))
+}
+
+fn package_sealer(
+    data_key: &DataKey,
+    key: &KeyName,
+    context: &Context,
+) -> Result<PackageSealer, Error> {
     let message = new_message(data_key, false, key, context, &message_random()?)?;
-    SealCore::new(message.header, message.keys, message.nonce)
+    PackageSealer::new(message.header, message.keys, message.nonce)
 }
 
 /// Seals a whole message into one buffer of exactly the right size, packages sealed in place.

@@ -10,8 +10,9 @@ use std::io::{self, Read, Write};
 
 use zeroize::Zeroizing;
 
-use super::dare::{self, Opener, Sealer, HEADER_LEN, MAX_PACKAGE, MAX_PAYLOAD, TAG_LEN};
-use super::header::{Header, MessageKeys, FLAG_EMPTY};
+use super::dare::{self, Opener, HEADER_LEN, MAX_PACKAGE, MAX_PAYLOAD, TAG_LEN};
+use super::header::{MessageKeys, FLAG_EMPTY};
+use super::packages::PackageSealer;
 use crate::{EnvelopeError, Error, KeyName};
 
 /// Seals what is written to it into an envelope written to `W`. Call [`SealWriter::finish`] at the
@@ -150,44 +151,27 @@ impl<R: Read> fmt::Debug for OpenReader<R> {
     }
 }
 
-/// Sealing, without I/O: plaintext is buffered into one package; a package is sealed when it is full
-/// and more data follows, or at the end. The header is held back until the first package goes out,
-/// because only the end tells whether the message is empty (a header flag).
+/// Sealing, without I/O: plaintext is buffered into one package; a package is sealed in place when it
+/// is full and more data follows, or at the end. [`PackageSealer`] holds the header back and keeps the
+/// state; this adds the buffer.
 pub(super) struct SealCore {
-    /// The header and the keys to tag it, until it is written.
-    header: Option<(Header, MessageKeys)>,
-    sealer: Sealer,
+    packages: PackageSealer,
     /// `header space ‖ payload ‖ tag space`; after sealing, the package to write.
     buf: Vec<u8>,
     /// Payload bytes buffered.
     len: usize,
     /// Whether `buf` holds a sealed package not yet written.
     sealed: bool,
-    state: SealState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SealState {
-    Open,
-    Finished,
-    Failed,
 }
 
 impl SealCore {
-    pub(super) fn new(
-        header: Header,
-        keys: MessageKeys,
-        nonce: [u8; dare::NONCE_LEN],
-    ) -> Result<Self, Error> {
-        let sealer = Sealer::new(&keys.payload, nonce)?;
-        Ok(Self {
-            header: Some((header, keys)),
-            sealer,
+    pub(super) fn new(packages: PackageSealer) -> Self {
+        Self {
+            packages,
             buf: vec![0; MAX_PACKAGE],
             len: 0,
             sealed: false,
-            state: SealState::Open,
-        })
+        }
     }
 
     /// Whether the buffer holds a full package, which must be sealed before more is buffered.
@@ -221,20 +205,13 @@ impl SealCore {
     /// Returns the header if it is still to be written; [`SealCore::sealed`] then gives the package.
     pub(super) fn finish(&mut self) -> Result<Option<Vec<u8>>, Error> {
         self.check_open()?;
-        let header = if self.len == 0 {
-            // Nothing was ever written: packages go out only when more data follows them.
-            match self.header.take() {
-                Some((mut header, keys)) => {
-                    header.flags |= FLAG_EMPTY;
-                    Some(header.encode(&keys))
-                }
-                None => return Err(Error::Encrypt),
-            }
-        } else {
-            self.seal(true)?
-        };
-        self.state = SealState::Finished;
-        Ok(header)
+        if self.len > 0 {
+            return self.seal(true);
+        }
+        // Nothing was ever written: packages go out only when more data follows them.
+        let header = self.packages.take_header(true).ok_or(Error::Encrypt)?;
+        self.packages.finish_empty();
+        Ok(Some(header))
     }
 
     /// The sealed package waiting to be written.
@@ -254,7 +231,7 @@ impl SealCore {
 
     /// Writing failed part-way: the stream cannot continue.
     pub(super) fn fail(&mut self) {
-        self.state = SealState::Failed;
+        self.packages.fail();
     }
 
     fn seal(&mut self, is_final: bool) -> Result<Option<Vec<u8>>, Error> {
@@ -262,24 +239,17 @@ impl SealCore {
             .buf
             .get_mut(..HEADER_LEN + self.len + TAG_LEN)
             .ok_or(Error::Encrypt)?;
-        if let Err(err) = self.sealer.seal(package, is_final) {
-            self.state = SealState::Failed;
-            return Err(err);
-        }
+        self.packages.seal_in_place(package, is_final)?;
         self.sealed = true;
-        Ok(self
-            .header
-            .take()
-            .map(|(header, keys)| header.encode(&keys)))
+        Ok(self.packages.take_header(false))
     }
 
     fn check_open(&self) -> Result<(), Error> {
-        match self.state {
-            SealState::Open if !self.sealed => Ok(()),
-            // Sealing after the end, or after a failure, is a caller bug or follows an error already
-            // reported; never a panic, and never a second final package.
-            _ => Err(Error::Encrypt),
+        if self.sealed {
+            // A sealed package not yet written: a caller bug, never a panic.
+            return Err(Error::Encrypt);
         }
+        self.packages.check_open()
     }
 }
 
