@@ -187,3 +187,14 @@ def test_forked_error_class() -> None:
     # Raised for real in test_fork.py; here its shape.
     err = kesrs.ForkedError("m", 500, "KES_FORKED")
     assert (str(err), err.status, err.code) == ("m", 500, "KES_FORKED")
+
+
+def test_tls_failures_read_as_sentences(wrong_server: str, server: Server) -> None:
+    # The other server's certificate as the CA: the real server's is then issued by nobody trusted.
+    _, other_ca = wrong_server.split("|")
+    keys = kesrs.Keys.connect([server.endpoint], api_key=server.admin.api_key, ca=other_ca)
+    err = raised(kesrs.ConnectionFailedError, keys.status)
+    assert "the server's certificate is not trusted: no trusted CA issued it" in str(err), str(err)
+    assert server.endpoint in str(err), str(err)
+    # The sentence says what to do, not how rustls names the failure.
+    assert "--ca" in str(err) and "UnknownIssuer" not in str(err), str(err)
