@@ -55,6 +55,16 @@ test('remote: against a kesrs server, as an API key and as a certificate', async
     assert.deepEqual(await local.decrypt('remote-key', Buffer.from(made.ciphertext, 'base64'), { bkt: 'bkt/obj' }), plaintext)
   })
 
+  await t.test('KES_CONNECTION: a TLS failure reads as a sentence saying what to do', async () => {
+    // The app's own self-signed certificate as the CA: the server's certificate has no trusted issuer.
+    const wrongCa = Keys.connect({ endpoints: [server.endpoint], apiKey: admin.apiKey, ca: app.cert })
+    await rejectsWith(wrongCa.status(), 'KES_CONNECTION', 502)
+    const err = await wrongCa.status().then(() => assert.fail('status() succeeded'), (e) => e)
+    assert.match(err.message, /the server's certificate is not trusted: no trusted CA issued it/)
+    assert.match(err.message, /--ca/)
+    assert.doesNotMatch(err.message, /UnknownIssuer/)
+  })
+
   await t.test('KES_NOT_ALLOWED: an identity the server has no policy for', async () => {
     const stranger = Keys.connect({ endpoints: [server.endpoint], apiKey: newApiKey().apiKey, ca: server.ca })
     await rejectsWith(stranger.describeKey('remote-key'), 'KES_NOT_ALLOWED', 403)
