@@ -35,6 +35,10 @@ enum Command {
     Check(server::CheckArgs),
     #[command(flatten)]
     Tool(cli::Command),
+    /// A no-op server on kesrs's TLS and HTTP stack, answering every request with 32 fixed bytes:
+    /// the ceiling bench/compare measures kesrs against.
+    #[command(hide = true)]
+    NoopServer(server::NoopArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Server(args) => server::run(args, local_offset),
         Command::Check(args) => server::run_check(args),
         Command::Tool(command) => cli::run(command),
+        Command::NoopServer(args) => server::run_noop(args),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ mod http2_executor;
 mod idle;
 mod logs;
 mod metrics;
+mod noop;
 mod reload;
 mod response;
 mod routes;
@@ -105,10 +106,6 @@ pub(crate) fn run(args: ServerArgs, local_offset: UtcOffset) -> anyhow::Result<E
     };
     error_level.set(settings.log.error);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
     let options = Options {
         config_path,
         addr_override: args.addr,
@@ -118,12 +115,37 @@ pub(crate) fn run(args: ServerArgs, local_offset: UtcOffset) -> anyhow::Result<E
         local_offset,
         dev_banner: dev_banner.as_ref(),
     };
-    let served = runtime.block_on(serve::run(settings, options));
+    let served = server_runtime()?.block_on(serve::run(settings, options));
     if let Some(banner) = &dev_banner {
         banner.remove_ca_file();
     }
     served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kesrs noop-server`: hidden, for bench/compare.
+#[derive(Debug, Args)]
+pub(crate) struct NoopArgs {
+    /// A `kesrs server` config file: only its address and TLS settings are used.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+/// Runs the no-op server (`noop`) until it is killed.
+pub(crate) fn run_noop(args: NoopArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::from_file(&args.config)
+        .with_context(|| format!("failed to load config '{}'", args.config.display()))?;
+    let settings = Settings::from_config(config, None);
+    server_runtime()?.block_on(noop::run(settings))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The runtime `kesrs server` serves on: one worker thread per CPU.
+fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
 }
 
 /// Runs `kesrs check` and prints its findings; fails unless every item passed.

@@ -18,6 +18,7 @@ use hyper_util::server::conn::auto;
 use time::UtcOffset;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, error, info, warn};
 
@@ -26,7 +27,7 @@ use kesrs_core::{ClientChainError, Identity};
 use super::api_error::{ApiError, ErrorCause};
 use super::body;
 use super::handlers;
-use super::http2_executor::{self, Requests};
+use super::http2_executor::{self, Executor, Requests};
 use super::idle;
 use super::logs::{AuditEvent, ErrorLevel, Logs};
 use super::metrics::Metrics;
@@ -221,20 +222,10 @@ struct Peer {
 }
 
 async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
-    let _ = tcp.set_nodelay(true);
     // Each connection takes the TLS config current at its start: a reload never drops a connection.
-    let acceptor = TlsAcceptor::from(shared.state.load().tls.clone());
-    let stream = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(err)) => {
-            // Go logs failed handshakes at INFO; they are the client's problem, not the server's.
-            info!(ip = %addr.ip(), "TLS handshake failed: {err}");
-            return;
-        }
-        Err(_) => {
-            debug!(ip = %addr.ip(), "TLS handshake timed out");
-            return;
-        }
+    let tls = shared.state.load().tls.clone();
+    let Some(stream) = handshake(tcp, addr, tls).await else {
+        return;
     };
     let peer = Arc::new(Peer {
         ip: addr.ip(),
@@ -282,22 +273,7 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         })
     };
     let (executor, requests) = Requests::new();
-    let mut builder = auto::Builder::new(executor);
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
-    // HTTP/2 connections have no header timeout between requests: the idle timeout closes those
-    // with nothing in flight, and pings find peers that vanished during a long request (a crashed
-    // MinIO node, a dropped NAT entry) so their connections do not linger forever.
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
-        .keep_alive_timeout(HTTP2_PING_TIMEOUT)
-        .max_concurrent_streams(HTTP2_MAX_CONCURRENT_STREAMS)
-        .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS)
-        .max_local_error_reset_streams(HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS);
+    let builder = connection_builder(executor);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     let mut shutdown = shared.shutdown.clone();
     // The watch guard is dropped at once (`is_ok`), so no lock guard lives across an await.
@@ -322,6 +298,48 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         }
     };
     requests.run(serving).await;
+}
+
+/// The TLS handshake of a new connection, within Go's deadline; `None` when it failed (logged).
+pub(super) async fn handshake(
+    tcp: TcpStream,
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+) -> Option<TlsStream<TcpStream>> {
+    let _ = tcp.set_nodelay(true);
+    match tokio::time::timeout(HEADER_TIMEOUT, TlsAcceptor::from(tls).accept(tcp)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(err)) => {
+            // Go logs failed handshakes at INFO; they are the client's problem, not the server's.
+            info!(ip = %addr.ip(), "TLS handshake failed: {err}");
+            None
+        }
+        Err(_) => {
+            debug!(ip = %addr.ip(), "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// hyper's settings for one connection, HTTP/1.1 or HTTP/2, with its requests run by `executor`.
+pub(super) fn connection_builder(executor: Executor) -> auto::Builder<Executor> {
+    let mut builder = auto::Builder::new(executor);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    // HTTP/2 connections have no header timeout between requests: the idle timeout closes those
+    // with nothing in flight, and pings find peers that vanished during a long request (a crashed
+    // MinIO node, a dropped NAT entry) so their connections do not linger forever.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT)
+        .max_concurrent_streams(HTTP2_MAX_CONCURRENT_STREAMS)
+        .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS);
+    builder
 }
 
 /// One request: route, authenticate, handle, drain what the handler left of the body, then log and
