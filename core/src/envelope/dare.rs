@@ -10,7 +10,7 @@
 //!
 //! This module holds no I/O: the stream adapters feed it whole packages.
 
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
 use crate::{EnvelopeError, Error};
 
@@ -214,8 +214,8 @@ impl Opener {
     }
 }
 
-/// A ring AES-256-GCM key. ring keeps its own copy of the key schedule, which it does not wipe
-/// (docs/security.md).
+/// An aws-lc AES-256-GCM key. aws-lc keeps the key schedule in a heap block of its own, which it
+/// wipes when the key is dropped (docs/security.md).
 fn aead_key(key: &[u8; 32]) -> Option<LessSafeKey> {
     UnboundKey::new(&AES_256_GCM, key)
         .ok()
@@ -329,7 +329,7 @@ mod tests {
     }
 
     /// The first package's ciphertext is AES-256-GCM under the nonce itself (sequence 0), the second's
-    /// under the nonce with its last four bytes XORed with 1: checked against aes-gcm, not ring.
+    /// under the nonce with its last four bytes XORed with 1: checked against aes-gcm, not aws-lc.
     #[test]
     fn nonce_is_xored_with_the_sequence_number() {
         use aes_gcm::aead::{Aead, KeyInit, Payload};

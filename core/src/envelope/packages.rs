@@ -8,7 +8,7 @@ use super::header::{self, Header, MessageKeys, FLAG_EMPTY};
 use crate::Error;
 
 /// Seals an envelope one package at a time, from plaintext the caller holds into a buffer the caller
-/// holds: one copy per package (ring seals in place, so the plaintext is copied into `out` and
+/// holds: one copy per package (the AEAD seals in place, so the plaintext is copied into `out` and
 /// encrypted there), and no allocation but the header's.
 ///
 /// Every package but the last holds exactly [`ENVELOPE_PACKAGE_LEN`](crate::ENVELOPE_PACKAGE_LEN)
