@@ -5,8 +5,8 @@
 //!
 //! The stream functions run without the GIL. Each file call attaches to the interpreter only for the
 //! one `read`, `write` or `seek`, so the crypto of each 64 KiB package runs while other Python threads
-//! do. At most two chunks (the one being sealed and the one read ahead), one DARE package and one
-//! Python `bytes` being written are in memory at a time.
+//! do. At most two chunks (the one being sealed and the one read ahead) and one sealed package (the
+//! `bytearray` given to `write`) are in memory at a time.
 //!
 //! An exception raised by the file object (an `OSError`, a `TypeError` from `read` returning `str`)
 //! is kept and raised as it is once core has given up, rather than as core's `KES_IO`; `KesIOError`
@@ -23,9 +23,9 @@ use arc_swap::ArcSwapOption;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyByteArray, PyBytes};
 use pyo3::IntoPyObjectExt as _;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use kesrs_core::{
     BlockingKeys, Context, DataKey, DataKeys, Envelope, Error, KeyName, Keys, PackageSealer,
@@ -219,6 +219,39 @@ struct PyWriter<'a> {
     written: u64,
 }
 
+impl PyWriter<'_> {
+    /// Writes the first `len` bytes of a sealed `package`: the bytearray itself, cut to `len`. A
+    /// short write (a raw file) goes on with a `bytes` copy of the rest.
+    fn write_package(&mut self, package: Package, len: usize) -> io::Result<()> {
+        let n = self.calls.call(|py| {
+            let object = package.object.bind(py);
+            object.resize(len)?;
+            let answer = self
+                .file
+                .bind(py)
+                .call_method1(intern!(py, "write"), (object,))?;
+            if answer.is_none() {
+                Ok(len)
+            } else {
+                Ok(answer.extract::<usize>()?.min(len))
+            }
+        })?;
+        if n == 0 {
+            // `write_all`'s own error, as for every other write that writes nothing.
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "failed to write whole buffer",
+            ));
+        }
+        self.written += n as u64;
+        if n < len {
+            let rest = self.calls.call(|py| Ok(package.object.bind(py).to_vec()))?;
+            self.write_all(filled(&rest, len)?.get(n..).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+}
+
 impl Write for PyWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if data.is_empty() {
@@ -250,11 +283,54 @@ impl Write for PyWriter<'_> {
     }
 }
 
+/// A fresh `bytearray` to seal one package into, and where its bytes are.
+struct Package {
+    object: Py<PyByteArray>,
+    data: *mut u8,
+}
+
+impl Calls<'_> {
+    /// A new `bytearray` as long as the longest sealed package.
+    fn package(&self) -> io::Result<Package> {
+        self.call(|py| {
+            // Zeroed, not uninitialized: the seal writes through a `&mut [u8]` over all of it.
+            let object = PyByteArray::new_with(py, PackageSealer::MAX_OUTPUT, |_| Ok(()))?;
+            let data = object.data();
+            Ok(Package {
+                object: object.unbind(),
+                data,
+            })
+        })
+    }
+}
+
+impl Package {
+    /// Seals `plaintext` into the bytearray without the GIL; returns the sealed length.
+    fn seal(
+        &self,
+        sealer: &mut PackageSealer,
+        plaintext: &[u8],
+        is_final: bool,
+    ) -> Result<usize, Error> {
+        // SAFETY: `self.object` was created by `Calls::package` and only this function's caller
+        // holds a reference to it: no Python code has seen it yet, so none can resize it (which
+        // would move its bytes), read it or write it while we do, with or without the GIL. Its
+        // `MAX_OUTPUT` bytes, zeroed, stay at `self.data` while `self.object` is alive.
+        let out = unsafe { std::slice::from_raw_parts_mut(self.data, PackageSealer::MAX_OUTPUT) };
+        let sealed = sealer.seal(plaintext, is_final, out);
+        if sealed.is_err() {
+            // The plaintext may have been copied in and not encrypted.
+            out.zeroize();
+        }
+        sealed
+    }
+}
+
 /// Seals everything `src` reads into `dst`; returns the bytes written to `dst`.
 ///
 /// One package per `read` and `write`, without core's stream buffer: each chunk is sealed from the
-/// `bytes` that `read` returned straight into one reused output buffer (core's [`PackageSealer`]),
-/// and the sealed package is copied once, into the `bytes` given to `write`. A package is final when
+/// `bytes` that `read` returned straight into a fresh `bytearray` (core's [`PackageSealer`]), which
+/// is what `write` gets: no copy of the sealed package. A package is final when
 /// the read after it finds the end, so the stream reads one chunk ahead.
 pub(crate) fn seal_stream<K: DataKeys>(
     envelope: &Envelope<K>,
@@ -276,8 +352,6 @@ pub(crate) fn seal_stream<K: DataKeys>(
             calls: &calls,
             written: 0,
         };
-        // Holds each chunk's plaintext between the copy in and the in-place encryption.
-        let mut out = Zeroizing::new(vec![0u8; PackageSealer::MAX_OUTPUT]);
         let mut current = calls.read_chunk(src)?;
         loop {
             // `read_chunk` returns a short chunk only at the end, so only a full one needs a look
@@ -287,8 +361,9 @@ pub(crate) fn seal_stream<K: DataKeys>(
             } else {
                 None
             };
-            let n = sealer.seal(&current, next.is_none(), &mut out)?;
-            writer.write_all(filled(&out, n)?)?;
+            let package = calls.package()?;
+            let n = package.seal(&mut sealer, &current, next.is_none())?;
+            writer.write_package(package, n)?;
             match next {
                 Some(next) => current = next,
                 None => break,

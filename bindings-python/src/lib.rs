@@ -16,8 +16,8 @@
 //!   objects, data-key reuse) for both handles.
 
 // pyo3's #[pyclass], #[pymethods] and #[pymodule] expand to `unsafe` FFI glue (the C-API calls behind
-// every Python-visible function). This crate writes no `unsafe` of its own; the workspace denies it
-// everywhere else.
+// every Python-visible function). This crate's own `unsafe` is one block, in `envelope::Package::seal`
+// (sealing into a fresh `bytearray` without the GIL); the workspace denies it everywhere else.
 #![allow(unsafe_code)]
 
 use pyo3::prelude::*;

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 from typing import Any, Callable, List
 
 import pytest
@@ -213,6 +214,25 @@ def test_stream_file_object_errors() -> None:
         sink = Collect()
         keys.seal_stream("k", io.BytesIO(b"hello"), sink)
         assert keys.open(b"".join(sink.parts)) == b"hello"
+
+        # Short writes (a raw file writes what it can): the rest of each package follows. Each
+        # package comes as a fresh bytearray, kept here as it was given.
+        class Short:
+            def __init__(self) -> None:
+                self.given: List[Any] = []
+                self.out = bytearray()
+
+            def write(self, b: Any) -> int:
+                self.given.append(b)
+                self.out += b[:1000]
+                return min(len(b), 1000)
+
+        short = Short()
+        plain = os.urandom(3 * PACKAGE + 5)
+        assert keys.seal_stream("k", io.BytesIO(plain), short) == len(short.out)
+        assert keys.open(bytes(short.out)) == plain
+        fresh = [b for b in short.given if isinstance(b, bytearray)]
+        assert len(fresh) == 4 and len({id(b) for b in fresh}) == 4
 
         # Async: the same errors, from the worker thread.
         async def body() -> None:
