@@ -11,41 +11,89 @@
 //! transparently, as it must with Go KES); an idle HTTP/1.1 connection is closed.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
-use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::response::{Body, TimedOut};
 
-/// The requests in flight on one connection.
+/// The requests in flight on one connection, and since when it has had none.
+///
+/// Two atomics rather than a channel: a request's start and end must not wake the connection's task.
+/// A wake-up per request made the connection poll, and write to the socket, about twice as often as
+/// its requests alone needed (docs/performance.md).
 #[derive(Debug, Clone)]
-pub(crate) struct Activity(Arc<watch::Sender<usize>>);
+pub(crate) struct Activity(Arc<Counts>);
+
+#[derive(Debug)]
+struct Counts {
+    in_flight: AtomicUsize,
+    /// When the last request ended, in nanoseconds since `epoch`.
+    idle_since: AtomicU64,
+    epoch: Instant,
+}
+
+impl Counts {
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
 
 impl Activity {
-    /// A new connection's activity, and the receiver [`idle`] watches.
-    pub(crate) fn new() -> (Self, watch::Receiver<usize>) {
-        let (tx, rx) = watch::channel(0);
-        (Self(Arc::new(tx)), rx)
+    /// A new connection's activity: idle from now on.
+    pub(crate) fn new() -> Self {
+        Self(Arc::new(Counts {
+            in_flight: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }))
     }
 
     /// Counts a request as in flight until the returned guard is dropped.
     pub(crate) fn start(&self) -> InFlight {
-        self.0.send_modify(|n| *n = n.saturating_add(1));
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
         InFlight(self.0.clone())
+    }
+
+    /// Resolves once no request has been in flight for `timeout`.
+    ///
+    /// It sleeps until the moment the connection would have been idle for `timeout` and looks again;
+    /// the requests themselves never wake it.
+    pub(crate) async fn idle(&self, timeout: Duration) {
+        let counts = &self.0;
+        let mut deadline = Instant::now() + timeout;
+        loop {
+            tokio::time::sleep_until(deadline).await;
+            if counts.in_flight.load(Ordering::SeqCst) > 0 {
+                deadline = Instant::now() + timeout;
+                continue;
+            }
+            let idle_since =
+                counts.epoch + Duration::from_nanos(counts.idle_since.load(Ordering::SeqCst));
+            match idle_since.checked_add(timeout) {
+                Some(at) if at > Instant::now() => deadline = at,
+                _ => return,
+            }
+        }
     }
 }
 
 /// One request in flight; dropping it ends the request.
 #[derive(Debug)]
-pub(crate) struct InFlight(Arc<watch::Sender<usize>>);
+pub(crate) struct InFlight(Arc<Counts>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        // Stamped before the count drops, and never moved back by a request that ended earlier but
+        // stamped later: whoever sees nothing in flight also sees when the last request ended.
+        let counts = &self.0;
+        counts.idle_since.fetch_max(counts.now(), Ordering::SeqCst);
+        counts.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -83,26 +131,6 @@ impl http_body::Body for Tracked {
     }
 }
 
-/// Resolves once no request has been in flight, and none has started or ended, for `timeout`.
-pub(crate) async fn idle(mut requests: watch::Receiver<usize>, timeout: Duration) {
-    loop {
-        if requests
-            .wait_for(|in_flight| *in_flight == 0)
-            .await
-            .is_err()
-        {
-            // The connection's service is gone, and with it the connection: nothing to watch.
-            return std::future::pending().await;
-        }
-        // Any change, a request starting or ending, starts the wait over.
-        match tokio::time::timeout(timeout, requests.changed()).await {
-            Err(_elapsed) => return,
-            Ok(Ok(())) => {}
-            Ok(Err(_closed)) => return std::future::pending().await,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,8 +138,11 @@ mod tests {
     #[tokio::test]
     async fn idle_only_after_the_timeout_with_no_request_in_flight() {
         let timeout = Duration::from_secs(2);
-        let (activity, rx) = Activity::new();
-        let idle = tokio::spawn(idle(rx, timeout));
+        let activity = Activity::new();
+        let idle = tokio::spawn({
+            let activity = activity.clone();
+            async move { activity.idle(timeout).await }
+        });
 
         // A request in flight for longer than the timeout keeps the connection.
         let request = activity.start();

@@ -256,7 +256,8 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
             }
         }
     };
-    let (activity, requests_in_flight) = idle::Activity::new();
+    let activity = idle::Activity::new();
+    let watcher = activity.clone();
     let service = {
         let shared = shared.clone();
         service_fn(move |req| {
@@ -290,7 +291,7 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
             }
-            () = idle::idle(requests_in_flight, idle_timeout) => {
+            () = watcher.idle(idle_timeout) => {
                 debug!(ip = %addr.ip(), "closing an idle connection");
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
