@@ -810,3 +810,42 @@ async fn a_creator_loses_to_a_same_second_version_written_after_its_first_read_b
         b"second to write"
     );
 }
+
+/// A creator that loses only at its second read-back, after that read-back took most of the
+/// operation's time (a slow vault), still disables its version: disabling is cleanup of a version it
+/// wrote, and must not get only what the read-back left of the deadline. Left enabled, a Go KES
+/// server that takes this same-second version reads a key no kesrs server uses.
+#[tokio::test]
+async fn a_creator_that_loses_after_a_slow_read_back_still_disables_its_version() {
+    let fake = FakeKeyVault::start().await.unwrap();
+    let mut options = options(&fake);
+    options.request_timeout = Duration::from_secs(2);
+    options.timeout = Duration::from_millis(2600);
+    let store = Arc::new(AzureStore::connect(&options).unwrap());
+    let create = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.create(&name("slow-tie"), b"first to write").await }
+    });
+    let start = Instant::now();
+    while fake.count(Op::Versions) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(5), "no read-back");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ours = fake.versions("slow-tie");
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    let other = "0".repeat(32);
+    fake.insert_version("slow-tie", "second to write", &other, ours[0].created);
+    // The second read-back starts about 1 s after the write and ends 0.9 s later; disabling then
+    // takes 0.9 s more, past the 2.6 s the create had.
+    fake.delay(Duration::from_millis(900));
+
+    assert!(matches!(create.await.unwrap(), Err(StoreError::Exists)));
+    fake.clear_faults();
+    let versions = fake.versions("slow-tie");
+    let enabled: Vec<&str> = versions
+        .iter()
+        .filter(|v| v.enabled)
+        .map(|v| v.id.as_str())
+        .collect();
+    assert_eq!(enabled, [other.as_str()], "{versions:?}");
+}

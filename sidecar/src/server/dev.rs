@@ -60,8 +60,8 @@ impl Banner {
         )
     }
 
-    /// Writes the certificate to a new file in the temp directory, named after this process. The
-    /// file must not exist: a file someone else planted there is never overwritten or followed.
+    /// Writes the certificate to a new file in the temp directory, named after this process and the
+    /// admin identity. The file must not exist: a file someone else planted there is never overwritten or followed.
     pub(crate) fn write_ca_file(&self) -> std::io::Result<()> {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -90,7 +90,14 @@ pub(crate) fn settings(addr: SocketAddr) -> anyhow::Result<(Settings, Banner)> {
     );
     let (chain, key, ca_pem) =
         server_certificate(addr.ip(), &common_name).context("failed to make a certificate")?;
-    let ca_file = std::env::temp_dir().join(format!("kesrs-dev-{}.crt", std::process::id()));
+    // Named after the identity too, which is random per start: a file a killed dev server left
+    // behind (the next one may get its process ID, PID 1 in a restarted container), or one planted
+    // under a guessed name, never stops a dev server from starting.
+    let ca_file = std::env::temp_dir().join(format!(
+        "kesrs-dev-{}-{}.crt",
+        std::process::id(),
+        identity.as_str().chars().take(16).collect::<String>()
+    ));
     let settings = Settings {
         address: addr,
         admin: api_key.identity(),
@@ -162,9 +169,28 @@ fn server_certificate(
 mod tests {
     use super::*;
 
+    /// A dev server killed without its shutdown leaves its file behind, and the next one may get the
+    /// same process ID (PID 1 in a restarted container): it must still start. The name is not
+    /// guessable beforehand either, so nobody can plant a file there to stop a dev server.
+    #[test]
+    fn each_dev_server_writes_a_certificate_file_of_its_own() {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        let (_, first) = settings(addr).unwrap();
+        let (_, second) = settings(addr).unwrap();
+        first.write_ca_file().unwrap();
+        let written = second.write_ca_file();
+        first.remove_ca_file();
+        second.remove_ca_file();
+        written.unwrap();
+        assert_ne!(first.ca_file, second.ca_file);
+    }
+
     #[test]
     fn shell_words() {
-        assert_eq!(shell_quote("/tmp/kesrs-dev-1.crt"), "/tmp/kesrs-dev-1.crt");
+        assert_eq!(
+            shell_quote("/tmp/kesrs-dev-1-0123abcd.crt"),
+            "/tmp/kesrs-dev-1-0123abcd.crt"
+        );
         assert_eq!(shell_quote("/tmp/a b/it's"), "'/tmp/a b/it'\\''s'");
     }
 }

@@ -101,7 +101,7 @@ impl AzureStore {
         }
         let ours = self.write(name, secret, value, deadline).await?;
         if self.standing(secret, &ours, deadline).await? == Standing::Behind {
-            return Err(self.withdraw(secret, &ours, deadline).await);
+            return Err(self.withdraw(secret, &ours).await);
         }
         if Instant::now() + SETTLE >= deadline {
             // Our version may still be the key; the client learns that from its next create.
@@ -109,7 +109,7 @@ impl AzureStore {
         }
         tokio::time::sleep(SETTLE).await;
         if self.standing(secret, &ours, deadline).await? == Standing::Behind {
-            return Err(self.withdraw(secret, &ours, deadline).await);
+            return Err(self.withdraw(secret, &ours).await);
         }
         Ok(())
     }
@@ -175,7 +175,11 @@ impl AzureStore {
     /// Disables our losing version, so that no reader (Go KES in a same-second tie included) can
     /// take it for the key, and answers `Exists`. A version left enabled is harmless to kesrs (it is
     /// not the oldest), so failing to disable it only logs.
-    async fn withdraw(&self, secret: &str, ours: &str, deadline: Instant) -> StoreError {
+    ///
+    /// It has an operation's time of its own: the read-backs before it may have used up the
+    /// create's deadline (a slow vault), and a version written must not stay enabled for that.
+    async fn withdraw(&self, secret: &str, ours: &str) -> StoreError {
+        let deadline = self.deadline();
         let disable = || {
             let parameters = UpdateSecretPropertiesParameters {
                 secret_attributes: Some(SecretAttributes {
