@@ -387,7 +387,7 @@ impl LogStream {
             }
             match self.body.frame().await {
                 None => return Ok(None),
-                Some(Err(err)) => return Err(transport::connection_error("log stream", &err)),
+                Some(Err(err)) => return Err(transport::body_error("log stream", &err)),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         self.buffer.extend_from_slice(&data);

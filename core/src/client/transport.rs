@@ -423,7 +423,20 @@ async fn error_from_response(response: Response<Incoming>) -> Error {
 
 /// A failed connection: a TLS failure as its sentence, anything else with its chain of causes.
 pub(super) fn connection_error(endpoint: &str, err: &(dyn std::error::Error + 'static)) -> Error {
-    if let Some(failure) = TlsFailure::find(err) {
+    transport_error(endpoint, err, TlsFailure::find(err))
+}
+
+/// A response body cut short on an established connection: only a real TLS error is one.
+pub(super) fn body_error(what: &str, err: &(dyn std::error::Error + 'static)) -> Error {
+    transport_error(what, err, TlsFailure::find_after_handshake(err))
+}
+
+fn transport_error(
+    endpoint: &str,
+    err: &(dyn std::error::Error + 'static),
+    tls: Option<TlsFailure>,
+) -> Error {
+    if let Some(failure) = tls {
         return Error::Tls {
             endpoint: endpoint.to_owned(),
             failure,

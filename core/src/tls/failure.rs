@@ -152,12 +152,23 @@ impl fmt::Display for TlsFailure {
 }
 
 impl TlsFailure {
-    /// The TLS failure somewhere in `err`'s chain of causes, if there is one.
+    /// The TLS failure somewhere in `err`'s chain of causes, if there is one, for an error while
+    /// connecting: there an early end of the connection means the handshake did not finish.
     ///
     /// rustls's error reaches the client inside an `io::Error` (hyper-rustls wraps tokio-rustls's
     /// `io::Error` in another), and `io::Error::source()` skips the error it wraps, so each one is
     /// opened by hand.
     pub(crate) fn find(err: &(dyn StdError + 'static)) -> Option<Self> {
+        Self::search(err, true)
+    }
+
+    /// [`find`](Self::find) for an error on a connection whose handshake finished (a response body
+    /// cut short): an early end there is not a TLS failure.
+    pub(crate) fn find_after_handshake(err: &(dyn StdError + 'static)) -> Option<Self> {
+        Self::search(err, false)
+    }
+
+    fn search(err: &(dyn StdError + 'static), handshaking: bool) -> Option<Self> {
         let mut current = Some(err);
         while let Some(err) = current {
             if let Some(tls) = err.downcast_ref::<rustls::Error>() {
@@ -165,7 +176,7 @@ impl TlsFailure {
             }
             if let Some(io) = err.downcast_ref::<io::Error>() {
                 // tokio-rustls's kind for a connection closed before the handshake finished.
-                if io.kind() == io::ErrorKind::UnexpectedEof {
+                if handshaking && io.kind() == io::ErrorKind::UnexpectedEof {
                     return Some(Self::ClosedDuringHandshake);
                 }
                 if let Some(inner) = io.get_ref() {
@@ -291,5 +302,22 @@ mod tests {
         );
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert_eq!(TlsFailure::find(&refused), None);
+    }
+
+    #[test]
+    fn an_early_end_is_a_handshake_failure_only_while_connecting() {
+        // A log stream cut mid-body reaches the client as an UnexpectedEof inside hyper's error.
+        let cut = io::Error::other(io::Error::from(io::ErrorKind::UnexpectedEof));
+        assert_eq!(
+            TlsFailure::find(&cut),
+            Some(TlsFailure::ClosedDuringHandshake)
+        );
+        assert_eq!(TlsFailure::find_after_handshake(&cut), None);
+        // A real TLS error after the handshake is still one.
+        let alert = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::InternalError),
+        );
+        assert!(TlsFailure::find_after_handshake(&alert).is_some());
     }
 }
