@@ -9,21 +9,14 @@ handle: what is measured is the binding and core's crypto, not a disk.
 from __future__ import annotations
 
 import sys
-import time
+from typing import Callable
 
 import kesrs
+from calls import rate as calls_per_second
 
 
-def rate(call: "object", seconds: float) -> float:
-    done, batch = 0, 10_000
-    start = time.perf_counter()
-    while True:
-        for _ in range(batch):
-            call()  # type: ignore[operator]
-        done += batch
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return done / elapsed
+def rate(call: Callable[[], object], seconds: float) -> float:
+    return calls_per_second(call, seconds, batch=10_000)
 
 
 def main() -> None:

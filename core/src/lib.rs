@@ -28,7 +28,8 @@
 //! - [`Error`] and [`EnvelopeError`]: the one error type, carrying the exact KES status and message;
 //!   [`ErrorCode`]: its kind as a stable number and name, for the bindings; [`StoreOp`]: the key-store
 //!   operation that failed.
-//! - [`rfc3339`]: a time as Go's `time.Time` writes it in JSON.
+//! - [`rfc3339`]: a time as Go's `time.Time` writes it in JSON; [`json_field_matches`]: which JSON
+//!   object keys Go's `encoding/json` assigns to a struct field (for decoders of KES's request bodies).
 //! - [`tls`]: CA loading and the verifiers that accept any certificate (KES's default client-auth
 //!   mode, `--insecure`), shared by the client, the server and the tests.
 //! - `Client` and the rest of `client` (feature `client`): the same key operations against a remote
@@ -67,7 +68,7 @@ pub use envelope::{
     OpenReader, PackageSealer, ReuseLimits, SealWriter, ENVELOPE_PACKAGE_LEN,
 };
 pub use error::{EnvelopeError, Error, ErrorCode, StoreOp};
-pub use go::rfc3339;
+pub use go::{json_field_matches, rfc3339};
 pub use identity::{ClientChainError, Identity};
 #[cfg(feature = "client")]
 pub use keys::RemoteOptions;

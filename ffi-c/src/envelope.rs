@@ -226,17 +226,23 @@ pub unsafe extern "C" fn kes_open_range(
     err_out: *mut *mut kes_error,
 ) -> kes_result {
     boundary!(err_out, {
-        let range = Range {
-            read_at,
-            source_len,
-            offset,
-            len,
-            write,
-            user,
-        };
         // SAFETY: kes.h requires `keys` to be NULL or a live handle, and the other arguments to be
-        // as `open_range` requires.
-        unsafe { open_range(&defaults(keys)?, context, context_len, range) }
+        // as `Range::new` requires.
+        unsafe {
+            open_range(
+                &defaults(keys)?,
+                Range::new(
+                    context,
+                    context_len,
+                    read_at,
+                    source_len,
+                    offset,
+                    len,
+                    write,
+                    user,
+                )?,
+            )
+        }
     })
 }
 
@@ -375,17 +381,23 @@ pub unsafe extern "C" fn kes_envelope_open_range(
     err_out: *mut *mut kes_error,
 ) -> kes_result {
     boundary!(err_out, {
-        let range = Range {
-            read_at,
-            source_len,
-            offset,
-            len,
-            write,
-            user,
-        };
         // SAFETY: kes.h requires `envelope` to be NULL or a live envelope, and the other arguments to
-        // be as `open_range` requires.
-        unsafe { open_range(configured(envelope)?, context, context_len, range) }
+        // be as `Range::new` requires.
+        unsafe {
+            open_range(
+                configured(envelope)?,
+                Range::new(
+                    context,
+                    context_len,
+                    read_at,
+                    source_len,
+                    offset,
+                    len,
+                    write,
+                    user,
+                )?,
+            )
+        }
     })
 }
 
@@ -519,32 +531,54 @@ unsafe fn open_stream<K: DataKeys>(
     copy_plaintext(opener, &mut dst)
 }
 
-/// `kes_open_range`'s arguments after the context: where the envelope is, the range, where it goes.
-struct Range {
-    read_at: kes_read_at_fn,
-    source_len: u64,
+/// `kes_open_range`'s arguments after the handle, checked: the context, where the envelope is and
+/// how long, the range, and where its plaintext goes.
+struct Range<'a> {
+    context: &'a [u8],
+    src: CReadAt,
+    dst: CWriter,
     offset: u64,
     len: u64,
-    write: kes_write_fn,
-    user: *mut c_void,
+}
+
+impl<'a> Range<'a> {
+    /// The one place that turns the range functions' C arguments into a range, so that both check
+    /// them in the same order and with the same messages: `KES_INVALID_ARGUMENT` for a context
+    /// pointer that is NULL with a length, or a NULL callback.
+    ///
+    /// # Safety
+    /// `context` is NULL or `context_len` readable bytes, unchanged during `'a`.
+    unsafe fn new(
+        context: *const u8,
+        context_len: usize,
+        read_at: kes_read_at_fn,
+        source_len: u64,
+        offset: u64,
+        len: u64,
+        write: kes_write_fn,
+        user: *mut c_void,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            // SAFETY: this function's contract.
+            context: unsafe { boundary::bytes(context, context_len, "context") }?,
+            src: CReadAt::new(read_at, source_len, user)?,
+            dst: CWriter::new(write, user)?,
+            offset,
+            len,
+        })
+    }
 }
 
 /// The body of `kes_open_range` and `kes_envelope_open_range`.
-///
-/// # Safety
-/// `context` is NULL or `context_len` readable bytes.
-unsafe fn open_range<K: DataKeys>(
-    envelope: &Envelope<K>,
-    context: *const u8,
-    context_len: usize,
-    range: Range,
-) -> Result<(), Error> {
-    // SAFETY: this function's contract.
-    let context = unsafe { boundary::bytes(context, context_len, "context") }?;
-    let src = CReadAt::new(range.read_at, range.source_len, range.user)?;
-    let mut dst = CWriter::new(range.write, range.user)?;
-    let opener =
-        envelope.open_range(src, &Context::from_bytes(context), range.offset, range.len)?;
+fn open_range<K: DataKeys>(envelope: &Envelope<K>, range: Range<'_>) -> Result<(), Error> {
+    let Range {
+        context,
+        src,
+        mut dst,
+        offset,
+        len,
+    } = range;
+    let opener = envelope.open_range(src, &Context::from_bytes(context), offset, len)?;
     copy_plaintext(opener, &mut dst)
 }
 

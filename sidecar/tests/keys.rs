@@ -9,10 +9,14 @@
 mod common;
 
 use kesrs_core::client::Credentials;
+use kesrs_core::config::{KeyStoreConfig, KeysConfig};
+use kesrs_core::keystore::{AzureOptions, AzureStore};
 use std::io::{Read as _, Write as _};
+use std::sync::Arc;
 
 use kesrs_core::{
-    ApiKey, Context, Envelope, Error, ErrorCode, KeyName, KeyType, Keys, Pattern, RemoteOptions,
+    ApiKey, Context, Envelope, Error, ErrorCode, KeyName, KeyType, Keys, Kms, Pattern,
+    RemoteOptions,
 };
 
 use common::{ClientCert, Server};
@@ -161,22 +165,35 @@ async fn local_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_fs_and_a_kes_config_file() {
     let dir = tempfile::tempdir().unwrap();
-    contract(&Keys::from_fs(&dir.path().join("keys")).unwrap(), "fs").await;
+    let keys_dir = dir.path().join("keys");
+    contract(&Keys::from_fs(&keys_dir).unwrap(), "fs").await;
 
-    // A KES server's config file: only keystore: and cache: are read, ${ENV} expands as the server's.
-    std::env::set_var("KESRS_KEYS_TEST_DIR", dir.path().join("keys"));
+    // A KES server's config file: only keystore: and cache: are read.
     let config = dir.path().join("config.yml");
     std::fs::write(
         &config,
-        "address: 0.0.0.0:7373\nadmin:\n  identity: disabled\ntls:\n  key: /nowhere/private.key\n  \
-         cert: /nowhere/public.crt\ncache:\n  expiry:\n    any: 1m\nkeystore:\n  fs:\n    \
-         path: ${KESRS_KEYS_TEST_DIR}\n",
+        format!(
+            "address: 0.0.0.0:7373\nadmin:\n  identity: disabled\ntls:\n  key: /nowhere/private.key\n  \
+             cert: /nowhere/public.crt\ncache:\n  expiry:\n    any: 1m\nkeystore:\n  fs:\n    \
+             path: {}\n",
+            keys_dir.display()
+        ),
     )
     .unwrap();
     let keys = Keys::from_config(&config).unwrap();
     // The same store: the key the fs handle made is there.
     keys.describe_key(&name("fs-key")).await.unwrap();
     contract(&keys, "config").await;
+
+    // ${NAME} expands as in the server's config, through the lookup that `Keys::from_config` gives
+    // the process environment. Given explicitly here: setting this multi-threaded test binary's
+    // environment would race with every thread that reads it.
+    let text = "keystore:\n  fs:\n    path: ${KESRS_KEYS_TEST_DIR}\n";
+    let lookup =
+        |var: &str| (var == "KESRS_KEYS_TEST_DIR").then(|| keys_dir.to_str().unwrap().to_owned());
+    let expanded = KeysConfig::from_yaml(text, &lookup).unwrap();
+    let keys = Keys::from_keystore(&expanded.keystore, expanded.cache).unwrap();
+    keys.describe_key(&name("config-key")).await.unwrap();
 
     std::fs::write(&config, "keystore:\n  fs: {}\n").unwrap();
     let err = Keys::from_config(&config).unwrap_err();
@@ -188,21 +205,29 @@ async fn local_azure_key_vault_from_a_kes_config_file() {
     let fake = fake_keyvault::FakeKeyVault::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("azure-ca.pem"), fake.ca_pem()).unwrap();
-    std::env::set_var("AZURE_AUTHORITY_HOST", fake.authority());
-    let config = dir.path().join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "keystore:\n  azure:\n    keyvault:\n      endpoint: {endpoint}\n      credentials:\n        \
-             tenant_id: fake-tenant\n        client_id: kesrs-keys-tests\n        client_secret: {secret}\n      \
-             tls:\n        ca: {dir}/azure-ca.pem\n      timeout: 3s\n",
-            endpoint = fake.endpoint(),
-            secret = fake_keyvault::CLIENT_SECRET,
-            dir = dir.path().display(),
-        ),
-    )
-    .unwrap();
-    let keys = Keys::from_config(&config).unwrap();
+    let text = format!(
+        "keystore:\n  azure:\n    keyvault:\n      endpoint: {endpoint}\n      credentials:\n        \
+         tenant_id: fake-tenant\n        client_id: kesrs-keys-tests\n        client_secret: {secret}\n      \
+         tls:\n        ca: {dir}/azure-ca.pem\n      timeout: 3s\n",
+        endpoint = fake.endpoint(),
+        secret = fake_keyvault::CLIENT_SECRET,
+        dir = dir.path().display(),
+    );
+    // The config's store, with the fake's Entra ID authority given in code: what
+    // `AZURE_AUTHORITY_HOST` does for `Keys::from_config`, without changing the environment under
+    // this binary's other threads.
+    let config = KeysConfig::from_yaml(&text, &|_| None).unwrap();
+    let KeyStoreConfig::Azure(azure) = &config.keystore else {
+        panic!("not an Azure key store: {:?}", config.keystore);
+    };
+    let mut options = AzureOptions::from_config(azure).unwrap();
+    options.authority_host = Some(fake.authority());
+    let store = {
+        // The store's HTTP client belongs to the runtime the handle's calls run on.
+        let _context = Keys::runtime().unwrap().enter();
+        AzureStore::connect(&options).unwrap()
+    };
+    let keys = Keys::from_kms(Kms::new(Arc::new(store), config.cache)).unwrap();
     contract(&keys, "azure").await;
     // Stored as KES stores it: a secret named after the key.
     assert!(fake.secret("azure-key").is_some());

@@ -10,6 +10,7 @@ mod json;
 mod time;
 
 pub(crate) use self::base64::decode_base64;
+pub use self::json::json_field_matches;
 pub(crate) use self::json::{decode_struct, set_string, Bytes, Struct};
 pub(crate) use self::time::parse_rfc3339;
 pub use self::time::rfc3339;

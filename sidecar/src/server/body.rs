@@ -21,6 +21,8 @@ use http_body_util::{BodyExt as _, Limited};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use zeroize::{Zeroize as _, Zeroizing};
 
+use kesrs_core::json_field_matches;
+
 /// Go's `base64.StdEncoding`: padding required, non-zero trailing bits tolerated.
 const GO_STD: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
@@ -160,19 +162,6 @@ impl fmt::Debug for Fields {
     }
 }
 
-/// Case-insensitive comparison as Go's `bytes.EqualFold` (simple Unicode folding for the cases that
-/// matter: ASCII, the Kelvin sign and the long s).
-fn fold_eq(a: &str, b: &str) -> bool {
-    fn fold(c: char) -> char {
-        match c {
-            '\u{212A}' => 'k',
-            '\u{17F}' => 's',
-            c => c.to_lowercase().next().unwrap_or(c),
-        }
-    }
-    a.chars().map(fold).eq(b.chars().map(fold))
-}
-
 /// Decodes a JSON object (or `null`) into the values of a schema's fields.
 struct Struct {
     schema: Schema,
@@ -210,7 +199,7 @@ impl<'de> Visitor<'de> for Struct {
                 .schema
                 .iter()
                 .zip(values.iter_mut())
-                .find(|((name, _), _)| fold_eq(&key, name));
+                .find(|((name, _), _)| json_field_matches(&key, name));
             match field {
                 Some(((_, kind), value)) => {
                     let seed = Field {
@@ -384,7 +373,14 @@ mod tests {
         }
         let f = parse(br#"{"CIPHER":"AES256"}"#).unwrap();
         assert_eq!(f.string("cipher"), "AES256");
-        assert!(fold_eq("\u{212A}ey", "key"));
+        // Go's folding, kesrs_core::json_field_matches: the Kelvin sign is a k, `İ` is no i.
+        let f = parse(
+            "{\"\u{212A}ey\":\"AAE=\",\"plaintext\":\"AAE=\",\"pla\u{130}ntext\":\"AgM=\"}"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(f.bytes("key"), &[0, 1]);
+        assert_eq!(f.bytes("plaintext"), &[0, 1]);
     }
 
     /// Found by comparing with Go's decoder and KES's request structs (adversarial testing).
