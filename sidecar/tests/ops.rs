@@ -255,6 +255,65 @@ async fn http2_streams_end_at_their_deadline_even_when_the_client_withholds_its_
     assert_eq!(err.reason(), Some(h2::Reason::CANCEL));
 }
 
+/// A handler still waiting at its deadline (here for a body that never ends) loses its stream, and
+/// only its stream: the connection's other requests go on, and the error log says it timed out. Every
+/// deadline is enforced on its own stream, so several streams expire together and nothing else.
+#[tokio::test]
+async fn http2_handlers_past_their_deadline_lose_their_stream_not_the_connection() {
+    let server = Server::start("api:\n  /v1/key/generate/:\n    timeout: 1s\n");
+    let mut admin = server.admin().await;
+    assert_eq!(admin.json("POST", "/v1/key/create/k", "").await.status, 200);
+    let (mut sender, connection) = common::h2_connect(&server, &h2::client::Builder::new()).await;
+    tokio::spawn(connection);
+    let started = std::time::Instant::now();
+    let mut stuck = Vec::new();
+    for _ in 0..3 {
+        let request = http::Request::put("https://localhost/v1/key/generate/k")
+            .body(())
+            .unwrap();
+        let (response, mut body) = sender.send_request(request, false).unwrap();
+        // Half a body, and never its end.
+        body.send_data(bytes::Bytes::from_static(b"{\"context\":"), false)
+            .unwrap();
+        stuck.push((response, body));
+    }
+    // Meanwhile the connection serves others.
+    let request = http::Request::get("https://localhost/version")
+        .body(())
+        .unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    assert_eq!(response.await.unwrap().status(), 200);
+    for (response, _body) in stuck {
+        let reset = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("the stream is still open 10 s after its 1 s deadline")
+            .expect_err("a reset, not an answer");
+        assert!(reset.is_reset(), "{reset}");
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "reset early: {elapsed:?}"
+    );
+    let request = http::Request::get("https://localhost/version")
+        .body(())
+        .unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    assert_eq!(
+        response.await.unwrap().status(),
+        200,
+        "the connection went with the streams"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.stderr_contains("request timed out") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 'request timed out' in the error log"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Go's HTTP/2 server, and so KES, allows 250 concurrent streams per connection; MinIO's client opens
 /// another connection beyond that. kesrs announces the same limit.
 #[tokio::test]
