@@ -335,11 +335,9 @@ pub(crate) fn num_cpu() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// CPUs the runtime uses (Go's GOMAXPROCS); tokio's default is one worker per available CPU.
+/// CPUs the server uses (Go's GOMAXPROCS): its connection threads.
 pub(crate) fn num_cpu_used() -> usize {
-    tokio::runtime::Handle::try_current()
-        .map(|h| h.metrics().num_workers())
-        .unwrap_or_else(|_| num_cpu())
+    super::connection_threads::count()
 }
 
 /// Memory and thread counts from `/proc/self/status` (zero where it is not available).

@@ -6,6 +6,7 @@
 mod api_error;
 mod body;
 mod check;
+mod connection_threads;
 mod dev;
 mod gojson;
 mod handlers;
@@ -140,9 +141,10 @@ pub(crate) fn run_noop(args: NoopArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The runtime `kesrs server` serves on: one worker thread per CPU.
+/// The runtime `kesrs server` starts on: it accepts connections, handles signals and reloads, and
+/// hands each connection to a connection thread (`connection_threads`), so one thread is enough.
 fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")

@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::warn;
 
+use super::connection_threads::ConnectionThreads;
 use super::http2_executor::Requests;
 use super::serve;
 use super::state::{Settings, SetupError};
@@ -39,11 +40,20 @@ pub(crate) async fn run(settings: Settings) -> Result<(), SetupError> {
         .await
         .map_err(|source| SetupError::Bind { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
+    let threads = ConnectionThreads::start().map_err(|e| SetupError::Other(e.to_string()))?;
     println!("no-op server listening on https://{local}");
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {
-                tokio::spawn(serve_connection(tcp, peer, tls.clone()));
+                let Some(tcp) = serve::to_std(tcp) else {
+                    continue;
+                };
+                let tls = tls.clone();
+                threads.spawn(move || async move {
+                    if let Some(tcp) = serve::from_std(tcp) {
+                        serve_connection(tcp, peer, tls).await;
+                    }
+                });
             }
             Err(err) => warn!("failed to accept a connection: {err}"),
         }

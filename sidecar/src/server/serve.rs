@@ -26,6 +26,7 @@ use kesrs_core::{ClientChainError, Identity};
 
 use super::api_error::{ApiError, ErrorCause};
 use super::body;
+use super::connection_threads::ConnectionThreads;
 use super::handlers;
 use super::http2_executor::{self, Executor, Requests};
 use super::idle;
@@ -157,8 +158,9 @@ pub(crate) async fn run(settings: Settings, options: Options<'_>) -> Result<(), 
     if let Some(banner) = options.dev_banner {
         print_banner(&banner.text(local));
     }
+    let threads = ConnectionThreads::start().map_err(|e| SetupError::Other(e.to_string()))?;
     info!("listening on https://{local}");
-    serve(listener, shared, shutdown_tx).await;
+    serve(listener, &threads, shared, shutdown_tx).await;
     Ok(())
 }
 
@@ -175,7 +177,12 @@ fn print_banner(text: &str) {
 }
 
 /// Accepts connections until a termination signal, then drains them.
-async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: watch::Sender<bool>) {
+async fn serve(
+    listener: TcpListener,
+    threads: &ConnectionThreads,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+) {
     // Every connection task holds a clone; when all are gone, `recv` returns `None`.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
     let terminate = terminate_signal();
@@ -193,10 +200,13 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: watch::Send
                         continue;
                     }
                 };
+                let Some(tcp) = to_std(tcp) else { continue };
                 let shared = shared.clone();
                 let alive = alive.clone();
-                tokio::spawn(async move {
-                    serve_connection(tcp, peer, shared).await;
+                threads.spawn(move || async move {
+                    if let Some(tcp) = from_std(tcp) {
+                        serve_connection(tcp, peer, shared).await;
+                    }
                     drop(alive);
                 });
             }
@@ -212,6 +222,20 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: watch::Send
     {
         warn!("shutdown deadline passed; closing the remaining connections");
     }
+}
+
+/// An accepted socket, taken off the accepting runtime to be handed to a connection thread.
+pub(super) fn to_std(tcp: TcpStream) -> Option<std::net::TcpStream> {
+    tcp.into_std()
+        .map_err(|err| warn!("failed to hand over a connection: {err}"))
+        .ok()
+}
+
+/// The socket [`to_std`] took, registered with the runtime of the thread this runs on.
+pub(super) fn from_std(tcp: std::net::TcpStream) -> Option<TcpStream> {
+    TcpStream::from_std(tcp)
+        .map_err(|err| warn!("failed to take over a connection: {err}"))
+        .ok()
 }
 
 /// What a connection knows about its peer, for every request on it.
