@@ -3,11 +3,12 @@
 //! A connection needs one thread at a time (its requests run on its own task, `http2_executor`),
 //! and tokio's work-stealing runtime kept waking a second worker for every batch of requests to steal
 //! work that was not there: under MinIO's client (one HTTP/2 connection) a server on the default
-//! runtime made 0.35-0.45 context switches and spent 18.5-20.4 µs of CPU per request, against
-//! 0.12-0.16 and 16.3-17.4 µs on one worker (docs/performance.md). Here each accepted connection is
-//! handed to one of these threads for its whole life, so it never wakes another thread, and separate
-//! connections still use every CPU. Blocking work (key-store I/O) goes to each runtime's blocking
-//! pool as before.
+//! runtime made 0.38-0.39 context switches and spent 20.3-21.0 µs of CPU per request, against
+//! 0.14-0.15 and 16.6-17.7 µs on these threads (docs/performance.md, "one thread per connection").
+//! Here each accepted connection is handed to one of these threads for its whole life, so it never
+//! wakes another thread, and separate connections still use every CPU. Blocking work (key-store I/O)
+//! goes to each runtime's blocking pool as before; nothing in the server uses `block_in_place`,
+//! which a single-threaded runtime refuses.
 //!
 //! A connection goes to the thread with the fewest open connections, not round robin: MinIO keeps
 //! one long-lived connection per node, while health probes and CLI calls come and go in between, so
