@@ -565,3 +565,41 @@ fn logs_are_json_lines_when_not_on_a_terminal() {
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn tokio_worker_threads_sets_the_connection_threads_and_num_cpu_used() {
+    let admin = ClientCert::ed25519();
+    let env = [("TOKIO_WORKER_THREADS", "3")];
+    let server = Server::start_with_env(admin, |_| String::new(), "", &env);
+
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap();
+    let names: Vec<String> = tasks
+        .map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap())
+        .collect();
+    let mut connection_threads: Vec<&str> = names
+        .iter()
+        .map(|name| name.trim_end())
+        .filter(|name| name.starts_with("kesrs-conn-"))
+        .collect();
+    connection_threads.sort_unstable();
+    assert_eq!(
+        connection_threads,
+        ["kesrs-conn-0", "kesrs-conn-1", "kesrs-conn-2"],
+        "{names:?}"
+    );
+
+    // Connections on several threads at once are all served.
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(server.admin().await);
+    }
+    for c in &mut clients {
+        let status = c.get("/v1/status").await.json();
+        assert_eq!(status["num_cpu_used"], 3, "{status}");
+    }
+    let text = clients[0].get("/v1/metrics").await.text();
+    assert!(
+        text.lines().any(|l| l == "kes_system_num_cpu_used 3"),
+        "{text}"
+    );
+}

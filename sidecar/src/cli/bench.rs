@@ -182,6 +182,10 @@ impl Load<'_> {
     /// Runs `workers` request loops on this thread's connection until the run ends.
     async fn run(self, workers: usize) -> anyhow::Result<Tally> {
         let client = connect(self.args)?;
+        // One request first: until a connection has negotiated HTTP/2 (ALPN), hyper's pool opens
+        // a connection for every request waiting (hyperium/hyper#1485), and the workers' first
+        // requests would open one each, leaving the load on whichever the pool kept.
+        client.version().await.context("connecting to the server")?;
         let workers = (0..workers).map(|_| self.worker(&client));
         let mut tally = Tally::new()?;
         for result in futures_util::future::join_all(workers).await {

@@ -3,17 +3,23 @@
 //! A connection needs one thread at a time (its requests run on its own task, `http2_executor`),
 //! and tokio's work-stealing runtime kept waking a second worker for every batch of requests to steal
 //! work that was not there: under MinIO's client (one HTTP/2 connection) a server on the default
-//! runtime made 0.35-0.45 context switches and spent 18.5-20.4 µs of CPU per request, against
-//! 0.12-0.16 and 16.3-17.4 µs on one worker (docs/performance.md). Here each accepted connection is
-//! handed to one of these threads for its whole life, round robin (connections are long-lived and
-//! alike, and MinIO opens one per node), so it never wakes another thread, and separate connections
-//! still use every CPU. Blocking work (key-store I/O) goes to each runtime's blocking pool as before.
+//! runtime made 0.38-0.39 context switches and spent 20.3-21.0 µs of CPU per request, against
+//! 0.14-0.15 and 16.6-17.7 µs on these threads (docs/performance.md, "one thread per connection").
+//! Here each accepted connection is handed to one of these threads for its whole life, so it never
+//! wakes another thread, and separate connections still use every CPU. Blocking work (key-store I/O)
+//! goes to each runtime's blocking pool as before; nothing in the server uses `block_in_place`,
+//! which a single-threaded runtime refuses.
+//!
+//! A connection goes to the thread with the fewest open connections, not round robin: MinIO keeps
+//! one long-lived connection per node, while health probes and CLI calls come and go in between, so
+//! round robin could put two MinIO nodes on one thread and leave another idle for their whole life.
 //!
 //! `TOKIO_WORKER_THREADS` sets the number of threads, as it set tokio's worker count before.
 
 use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -23,15 +29,41 @@ type Job = Box<dyn FnOnce() + Send>;
 /// The connection threads; dropping this ends them once their connections are dropped too.
 #[derive(Debug)]
 pub(crate) struct ConnectionThreads {
-    threads: Vec<mpsc::UnboundedSender<Job>>,
-    next: AtomicUsize,
+    threads: Vec<Thread>,
+}
+
+#[derive(Debug)]
+struct Thread {
+    jobs: mpsc::UnboundedSender<Job>,
+    open: Arc<AtomicUsize>,
+}
+
+/// One open connection of a thread, counted until its task ends, is dropped unrun, or its runtime
+/// goes.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(open))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl ConnectionThreads {
     /// Starts [`count`] threads, each with a runtime of its own.
     pub(crate) fn start() -> io::Result<Self> {
+        Self::with_threads(count())
+    }
+
+    fn with_threads(count: usize) -> io::Result<Self> {
         let mut threads = Vec::new();
-        for index in 0..count() {
+        for index in 0..count {
             let (tx, mut jobs) = mpsc::unbounded_channel::<Job>();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -45,29 +77,38 @@ impl ConnectionThreads {
                         }
                     });
                 })?;
-            threads.push(tx);
+            threads.push(Thread {
+                jobs: tx,
+                open: Arc::new(AtomicUsize::new(0)),
+            });
         }
-        Ok(Self {
-            threads,
-            next: AtomicUsize::new(0),
-        })
+        Ok(Self { threads })
     }
 
-    /// Runs the future `make` builds on the next thread, round robin. `make` runs on that thread, so
-    /// what it registers with a runtime (a socket, a timer) belongs to that thread's runtime.
+    /// Runs the future `make` builds on the thread with the fewest open connections (the first of
+    /// those on a tie). `make` runs on that thread, so what it registers with a runtime (a socket, a
+    /// timer) belongs to that thread's runtime.
     pub(crate) fn spawn<F, Fut>(&self, make: F)
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len().max(1);
-        if let Some(thread) = self.threads.get(index) {
-            // A thread's loop ends only when this sender is dropped, so the send cannot fail while
-            // `self` lives.
-            let _ = thread.send(Box::new(move || {
-                tokio::spawn(make());
-            }));
-        }
+        let Some(thread) = self
+            .threads
+            .iter()
+            .min_by_key(|thread| thread.open.load(Ordering::Relaxed))
+        else {
+            return;
+        };
+        let open = Open::new(&thread.open);
+        // A thread's loop ends only when this sender is dropped, so the send cannot fail while
+        // `self` lives.
+        let _ = thread.jobs.send(Box::new(move || {
+            tokio::spawn(async move {
+                make().await;
+                drop(open);
+            });
+        }));
     }
 }
 
@@ -83,29 +124,68 @@ pub(crate) fn count() -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
+    use tokio::sync::oneshot;
+
     use super::*;
 
+    /// Where a connection ran: its thread's name and its runtime's flavor.
+    type Place = (String, tokio::runtime::RuntimeFlavor);
+
+    /// Spawns a connection that reports where it runs, then stays open until `close` fires.
+    async fn connect(threads: &ConnectionThreads, close: oneshot::Receiver<()>) -> Place {
+        let (tx, rx) = oneshot::channel();
+        threads.spawn(move || async move {
+            tokio::task::yield_now().await;
+            let name = std::thread::current().name().unwrap_or_default().to_owned();
+            let flavor = tokio::runtime::Handle::current().runtime_flavor();
+            let _ = tx.send((name, flavor));
+            let _ = close.await;
+        });
+        rx.await.unwrap()
+    }
+
+    fn open(threads: &ConnectionThreads) -> Vec<usize> {
+        let counts = threads.threads.iter();
+        counts.map(|t| t.open.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Waits (at most 5 s) until the threads' open connections are `expected`: a connection's count
+    /// drops on its own thread just after its task ends.
+    async fn wait_open(threads: &ConnectionThreads, expected: &[usize]) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while open(threads) != expected {
+            assert!(Instant::now() < deadline, "open {:?}", open(threads));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     #[tokio::test]
-    async fn connections_go_round_robin_each_to_a_thread_of_its_own() {
-        let threads = ConnectionThreads::start().unwrap();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        for _ in 0..threads.threads.len() * 2 {
-            let tx = tx.clone();
-            threads.spawn(move || async move {
-                tokio::task::yield_now().await;
-                let name = std::thread::current().name().unwrap_or_default().to_owned();
-                let flavor = tokio::runtime::Handle::current().runtime_flavor();
-                let _ = tx.send((name, flavor));
-            });
-        }
-        drop(tx);
-        let mut seen = std::collections::BTreeMap::new();
-        while let Some((name, flavor)) = rx.recv().await {
-            assert_eq!(flavor, tokio::runtime::RuntimeFlavor::CurrentThread);
-            *seen.entry(name).or_insert(0) += 1;
-        }
-        assert_eq!(seen.len(), threads.threads.len(), "{seen:?}");
-        assert!(seen.values().all(|n| *n == 2), "{seen:?}");
-        assert!(seen.keys().all(|name| name.starts_with("kesrs-conn-")));
+    async fn each_connection_runs_on_a_single_threaded_runtime_of_a_connection_thread() {
+        let threads = ConnectionThreads::with_threads(2).unwrap();
+        let (_keep, close) = oneshot::channel();
+        let (name, flavor) = connect(&threads, close).await;
+        assert_eq!(flavor, tokio::runtime::RuntimeFlavor::CurrentThread);
+        assert_eq!(name, "kesrs-conn-0");
+    }
+
+    #[tokio::test]
+    async fn a_long_lived_connection_goes_to_the_thread_with_fewest_open_connections() {
+        let threads = ConnectionThreads::with_threads(2).unwrap();
+        let (_keep_a, close_a) = oneshot::channel();
+        let (a, _) = connect(&threads, close_a).await;
+
+        // A probe in between comes and goes: round robin would put the next connection next to `a`.
+        let (probe_done, close_probe) = oneshot::channel();
+        let (probe, _) = connect(&threads, close_probe).await;
+        assert_ne!(probe, a);
+        drop(probe_done);
+        wait_open(&threads, &[1, 0]).await;
+
+        let (_keep_b, close_b) = oneshot::channel();
+        let (b, _) = connect(&threads, close_b).await;
+        assert_ne!(b, a);
+        assert_eq!(open(&threads), [1, 1]);
     }
 }

@@ -282,6 +282,16 @@ impl Server {
         tls_extra: impl FnOnce(&Path) -> String,
         extra: &str,
     ) -> Self {
+        Self::start_with_env(admin, tls_extra, extra, &[])
+    }
+
+    /// [`Server::start_full`] with more environment variables for the server.
+    pub fn start_with_env(
+        admin: ClientCert,
+        tls_extra: impl FnOnce(&Path) -> String,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = server_cert();
         std::fs::write(dir.path().join("server.cert"), cert).unwrap();
@@ -297,7 +307,8 @@ impl Server {
             .arg("--config")
             .arg(dir.path().join("config.yml"))
             .arg("--addr")
-            .arg("127.0.0.1:0");
+            .arg("127.0.0.1:0")
+            .envs(env.iter().copied());
         let (child, addr, stdout, stderr) = spawn_and_wait(command);
         Self {
             child,
@@ -322,6 +333,10 @@ impl Server {
         let config = config_text(self.dir.path(), &self.admin.identity, extra);
         std::fs::write(self.config_path(), config).unwrap();
         self.signal("HUP");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn signal(&self, name: &str) {
