@@ -774,6 +774,36 @@ async fn servers_racing_on_one_name_make_one_key_and_agree_on_it() {
     }
 }
 
+/// Waits until a creator has listed the versions twice, before its write and after it: it
+/// is settling now.
+async fn read_back_after_write(fake: &FakeKeyVault) {
+    let start = Instant::now();
+    while fake.count(Op::Versions) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(5), "no read-back");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Adds another server's version of `secret`, written in the same second as the creator's only
+/// version but with a smaller ID, so that it sorts first; returns its ID.
+fn tie(fake: &FakeKeyVault, secret: &str) -> String {
+    let ours = fake.versions(secret);
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    let other = "0".repeat(32);
+    fake.insert_version(secret, "second to write", &other, ours[0].created);
+    other
+}
+
+/// The IDs of `secret`'s enabled versions.
+fn enabled(fake: &FakeKeyVault, secret: &str) -> Vec<String> {
+    let versions = fake.versions(secret);
+    versions
+        .into_iter()
+        .filter(|v| v.enabled)
+        .map(|v| v.id)
+        .collect()
+}
+
 /// Key Vault timestamps versions in whole seconds: a version another server writes later in the same
 /// second, with a smaller ID, comes first. A creator reads back once more after that second before it
 /// answers, so it loses instead of answering 200 for a key nobody reads.
@@ -785,26 +815,12 @@ async fn a_creator_loses_to_a_same_second_version_written_after_its_first_read_b
         let store = Arc::clone(&store);
         async move { store.create(&name("tied"), b"first to write").await }
     });
-    // The version list before the write, then the one after it: the creator is settling now.
-    let start = Instant::now();
-    while fake.count(Op::Versions) < 2 {
-        assert!(start.elapsed() < Duration::from_secs(5), "no read-back");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    read_back_after_write(&fake).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let ours = fake.versions("tied");
-    assert_eq!(ours.len(), 1, "{ours:?}");
-    let other = "0".repeat(32);
-    fake.insert_version("tied", "second to write", &other, ours[0].created);
+    let other = tie(&fake, "tied");
 
     assert!(matches!(create.await.unwrap(), Err(StoreError::Exists)));
-    let versions = fake.versions("tied");
-    let enabled: Vec<&str> = versions
-        .iter()
-        .filter(|v| v.enabled)
-        .map(|v| v.id.as_str())
-        .collect();
-    assert_eq!(enabled, [other.as_str()], "{versions:?}");
+    assert_eq!(enabled(&fake, "tied"), [other]);
     assert_eq!(
         &*store.get(&name("tied")).await.unwrap(),
         b"second to write"
@@ -826,26 +842,13 @@ async fn a_creator_that_loses_after_a_slow_read_back_still_disables_its_version(
         let store = Arc::clone(&store);
         async move { store.create(&name("slow-tie"), b"first to write").await }
     });
-    let start = Instant::now();
-    while fake.count(Op::Versions) < 2 {
-        assert!(start.elapsed() < Duration::from_secs(5), "no read-back");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let ours = fake.versions("slow-tie");
-    assert_eq!(ours.len(), 1, "{ours:?}");
-    let other = "0".repeat(32);
-    fake.insert_version("slow-tie", "second to write", &other, ours[0].created);
+    read_back_after_write(&fake).await;
+    let other = tie(&fake, "slow-tie");
     // The second read-back starts about 1 s after the write and ends 0.9 s later; disabling then
     // takes 0.9 s more, past the 2.6 s the create had.
     fake.delay(Duration::from_millis(900));
 
     assert!(matches!(create.await.unwrap(), Err(StoreError::Exists)));
     fake.clear_faults();
-    let versions = fake.versions("slow-tie");
-    let enabled: Vec<&str> = versions
-        .iter()
-        .filter(|v| v.enabled)
-        .map(|v| v.id.as_str())
-        .collect();
-    assert_eq!(enabled, [other.as_str()], "{versions:?}");
+    assert_eq!(enabled(&fake, "slow-tie"), [other]);
 }

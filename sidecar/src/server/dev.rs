@@ -61,7 +61,8 @@ impl Banner {
     }
 
     /// Writes the certificate to a new file in the temp directory, named after this process and the
-    /// admin identity. The file must not exist: a file someone else planted there is never overwritten or followed.
+    /// admin identity. The file must not exist: a file someone else planted there is never
+    /// overwritten or followed.
     pub(crate) fn write_ca_file(&self) -> std::io::Result<()> {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
