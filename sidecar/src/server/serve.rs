@@ -410,13 +410,17 @@ async fn handle(
                 } else {
                     // Like Go's write deadline: it covers the handler and writing the whole body.
                     let deadline = tokio::time::Instant::from_std(received) + settings.timeout;
-                    http2_executor::set_deadline(deadline);
-                    tokio::time::timeout_at(deadline, work)
-                        .await
-                        .map(|response| {
-                            response.map(|body| response::with_deadline(body, deadline))
-                        })
-                        .map_err(|_| TimedOut)
+                    if http2_executor::set_deadline(deadline) {
+                        // The connection's executor ends the stream, body included.
+                        http2_executor::until_deadline(work).await
+                    } else {
+                        tokio::time::timeout_at(deadline, work)
+                            .await
+                            .map(|response| {
+                                response.map(|body| response::with_deadline(body, deadline))
+                            })
+                            .map_err(|_| TimedOut)
+                    }
                 }
             } else {
                 Ok(ApiError::MethodNotAllowed {
