@@ -23,10 +23,8 @@ pub enum TlsFailure {
     IssuerMismatch,
     /// The server's certificate does not name the host the client dialed.
     NameMismatch {
-        /// The host the client dialed.
-        expected: String,
-        /// The names the certificate has.
-        presented: Vec<String>,
+        /// The host the client dialed and the names the certificate has, when rustls said.
+        names: Option<(String, Vec<String>)>,
     },
     /// The server's certificate has expired.
     Expired {
@@ -78,8 +76,7 @@ impl fmt::Display for TlsFailure {
                  name). To connect, {TRUST}"
             ),
             Self::NameMismatch {
-                expected,
-                presented,
+                names: Some((expected, presented)),
             } => {
                 let names = if presented.is_empty() {
                     "no DNS or IP name".to_owned()
@@ -93,6 +90,11 @@ impl fmt::Display for TlsFailure {
                      '{expected}' as a subject alternative name"
                 )
             }
+            Self::NameMismatch { names: None } => f.write_str(
+                "the server's certificate is not valid for the name connected to. Connect to a \
+                 name it has (--server, KES_SERVER), or reissue it with that name as a subject \
+                 alternative name",
+            ),
             Self::Expired { not_after } => {
                 f.write_str("the server's certificate expired")?;
                 if let Some(at) = not_after {
@@ -222,13 +224,12 @@ impl TlsFailure {
                 expected,
                 presented,
             } => Self::NameMismatch {
-                expected: expected.to_str().into_owned(),
-                presented: presented.iter().map(|name| plain_name(name)).collect(),
+                names: Some((
+                    expected.to_str().into_owned(),
+                    presented.iter().map(|name| plain_name(name)).collect(),
+                )),
             },
-            CertificateError::NotValidForName => Self::NameMismatch {
-                expected: String::new(),
-                presented: Vec::new(),
-            },
+            CertificateError::NotValidForName => Self::NameMismatch { names: None },
             CertificateError::ExpiredContext { not_after, .. } => Self::Expired {
                 not_after: datetime(*not_after),
             },
@@ -299,6 +300,14 @@ mod tests {
             "the server's certificate is not valid for 'localhost' (it names kes.example.net, \
              10.0.0.1). Connect to a name it has (--server, KES_SERVER), or reissue it with \
              'localhost' as a subject alternative name"
+        );
+        // Without rustls's context there is no name to quote, and no empty one is quoted.
+        let unnamed = rustls::Error::InvalidCertificate(CertificateError::NotValidForName);
+        assert_eq!(
+            TlsFailure::from_rustls(&unnamed).to_string(),
+            "the server's certificate is not valid for the name connected to. Connect to a name \
+             it has (--server, KES_SERVER), or reissue it with that name as a subject alternative \
+             name"
         );
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert_eq!(TlsFailure::find(&refused), None);
