@@ -19,6 +19,10 @@ use serde::Deserialize;
 const MAX_DESCRIPTION: usize = 512;
 /// The longest error code, trace or correlation ID kept.
 const MAX_FIELD: usize = 64;
+/// The most of a client-error body read: Entra's are under 2 KB. A longer one is no refusal of
+/// Entra's, and a token endpoint (a configured authority host, or whatever answers in its place)
+/// must not make kesrs buffer an answer without end.
+const MAX_BODY: usize = 64 * 1024;
 
 /// A token endpoint's refusal, with Entra's code and message.
 #[derive(Debug)]
@@ -64,12 +68,39 @@ impl Policy for RefusalPolicy {
             return Ok(response);
         }
         let (status, headers, body) = response.deconstruct();
-        let body = body.collect().await?;
+        let Some(body) = read_at_most(body, MAX_BODY).await? else {
+            return Err(azure_core::Error::with_message(
+                ErrorKind::Credential,
+                format!(
+                    "{}: the token endpoint answered {} with a body over {MAX_BODY} bytes",
+                    self.refuser,
+                    u16::from(status)
+                ),
+            ));
+        };
         match Refusal::parse(self.refuser, &body) {
             Some(refusal) => Err(azure_core::Error::new(ErrorKind::Credential, refusal)),
             None => Ok(AsyncRawResponse::from_bytes(status, headers, body)),
         }
     }
+}
+
+/// The whole of `body`, or `None` once it runs past `max` bytes (the rest is never read).
+async fn read_at_most<E>(
+    body: impl futures::Stream<Item = Result<bytes::Bytes, E>>,
+    max: usize,
+) -> Result<Option<bytes::Bytes>, E> {
+    use futures::StreamExt as _;
+    let mut body = std::pin::pin!(body);
+    let mut read = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if chunk.len() > max.saturating_sub(read.len()) {
+            return Ok(None);
+        }
+        read.extend_from_slice(&chunk);
+    }
+    Ok(Some(read.freeze()))
 }
 
 impl Refusal {
@@ -155,6 +186,26 @@ mod tests {
         assert_eq!(codes_only.to_string(), "x: AADSTS1, AADSTS2 (e)");
         assert!(Refusal::parse("x", br#"{"statusCode":400,"message":"no"}"#).is_none());
         assert!(Refusal::parse("x", b"<html>").is_none());
+    }
+
+    #[tokio::test]
+    async fn client_error_bodies_are_read_up_to_a_bound() {
+        let chunks = |sizes: &[usize]| {
+            let chunks: Vec<Result<bytes::Bytes, std::convert::Infallible>> = sizes
+                .iter()
+                .map(|n| Ok(bytes::Bytes::from(vec![b'x'; *n])))
+                .collect();
+            futures::stream::iter(chunks)
+        };
+        let whole = read_at_most(chunks(&[10, 20]), 30).await.unwrap();
+        assert_eq!(whole.map(|b| b.len()), Some(30));
+        assert!(read_at_most(chunks(&[10, 21]), 30).await.unwrap().is_none());
+        assert!(read_at_most(chunks(&[31]), 30).await.unwrap().is_none());
+        // An endless body ends the read once past the bound.
+        let endless = futures::stream::repeat_with(|| {
+            Ok::<_, std::convert::Infallible>(bytes::Bytes::from_static(&[b'x'; 1024]))
+        });
+        assert!(read_at_most(endless, MAX_BODY).await.unwrap().is_none());
     }
 
     #[test]
