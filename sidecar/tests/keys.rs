@@ -271,10 +271,60 @@ async fn remote_against_a_kesrs_server_and_across_modes() {
     ));
 }
 
+/// A burst of requests on a new remote handle shares one connection. hyper cannot know a new
+/// connection will speak HTTP/2 before its handshake ends, so it opened one connection (and one
+/// handshake) per request waiting meanwhile: 32 for a service whose 32 threads start at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_first_requests_shares_one_connection() {
+    let api_key = ApiKey::generate().unwrap();
+    let server = Server::start_with_admin(ClientCert::api_key(&api_key.to_secret_string()), "");
+    let (proxy, connections) = counting_proxy(server.addr).await;
+    let keys = connect_to(&server, proxy, &api_key);
+    let key = name("burst-key");
+    let burst = (0..32).map(|_| keys.describe_key(&key));
+    for result in futures_util::future::join_all(burst).await {
+        assert!(matches!(result, Err(Error::KeyNotFound)), "{result:?}");
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // And the connection serves what comes next.
+    keys.create_key(&key).await.unwrap();
+    let burst = (0..32).map(|_| keys.describe_key(&key));
+    for result in futures_util::future::join_all(burst).await {
+        result.unwrap();
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A TCP proxy to `target` that counts the connections it accepts.
+async fn counting_proxy(
+    target: std::net::SocketAddr,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
 /// A remote handle as the bindings make one: endpoints, an API key, and the server's certificate.
 fn connect(server: &Server, api_key: &ApiKey) -> Keys {
+    connect_to(server, server.addr, api_key)
+}
+
+/// [`connect`], through `addr` (a proxy in front of `server`).
+fn connect_to(server: &Server, addr: std::net::SocketAddr, api_key: &ApiKey) -> Keys {
     let ca = std::fs::read(server.dir.path().join("server.cert")).unwrap();
-    let endpoints = vec![format!("https://{}", server.addr)];
+    let endpoints = vec![format!("https://{addr}")];
     let api_key = ApiKey::parse(&api_key.to_secret_string()).unwrap();
     Keys::connect(RemoteOptions::new(endpoints, Credentials::ApiKey(api_key)).with_ca_pem(ca))
         .unwrap()

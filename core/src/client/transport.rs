@@ -31,6 +31,12 @@ const MAX_RESPONSE: usize = 1 << 20;
 const RETRIES: usize = 2;
 /// An endpoint that failed is skipped for this long, as the Go client.
 const BENCH_FOR: Duration = Duration::from_secs(30);
+/// How long after its last answer an endpoint's pooled connection is taken to be open: well within
+/// the 90 s after which hyper's pool and KES servers close idle connections.
+const CONNECTION_FRESH_FOR: Duration = Duration::from_secs(30);
+/// How long a request that opens an endpoint's connection goes alone at most: connecting and the
+/// handshake take milliseconds.
+const ALONE_FOR: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the client proves its identity.
@@ -229,6 +235,10 @@ struct Endpoint {
     /// `https://host:port`
     base: String,
     benched_until: Mutex<Option<Instant>>,
+    /// When a request here was last answered (see [`Endpoint::alone`]).
+    answered_at: Mutex<Option<Instant>>,
+    /// Held by the request that goes alone.
+    first: tokio::sync::Mutex<()>,
 }
 
 impl Transport {
@@ -333,7 +343,7 @@ impl Transport {
                 .header("content-type", "application/json")
                 .body(Full::new(body.clone()))
                 .map_err(|_| Error::Protocol("invalid request"))?;
-            let result = self.inner.http.request(request).await;
+            let result = self.send_on(endpoint, request).await;
             let retry = match &result {
                 Ok(response) => response.status() == hyper::StatusCode::SERVICE_UNAVAILABLE,
                 // A refused certificate is refused again: report it at once. A connection closed
@@ -349,6 +359,38 @@ impl Transport {
             attempt += 1;
             tokio::time::sleep(retry_delay()).await;
         }
+    }
+}
+
+impl Transport {
+    /// Sends `request`, alone while `endpoint` may have no open connection ([`Endpoint::alone`]), and
+    /// for [`ALONE_FOR`] at most: a slow answer (a key created in a remote vault) must not hold the
+    /// others up once its connection is open.
+    async fn send_on(
+        &self,
+        endpoint: &Endpoint,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        let mut sending = std::pin::pin!(self.inner.http.request(request));
+        let Some(alone) = endpoint.alone().await else {
+            let result = sending.await;
+            if result.is_ok() {
+                endpoint.answered();
+            }
+            return result;
+        };
+        let result = match tokio::time::timeout(ALONE_FOR, sending.as_mut()).await {
+            Ok(result) => result,
+            Err(_) => {
+                drop(alone);
+                sending.await
+            }
+        };
+        // Before the others may go: they look at when the endpoint last answered.
+        if result.is_ok() {
+            endpoint.answered();
+        }
+        result
     }
 }
 
@@ -368,7 +410,35 @@ impl Endpoint {
         Ok(Self {
             base,
             benched_until: Mutex::new(None),
+            answered_at: Mutex::new(None),
+            first: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Makes a request go alone when the endpoint may have no open connection: hyper cannot know
+    /// that a new connection will speak HTTP/2 before its handshake ends, so it opens one connection,
+    /// with a handshake each, for every request waiting meanwhile (32 for a service whose 32 threads
+    /// start at once). The requests queued behind this one then share its connection. `None` once a
+    /// request was answered recently.
+    async fn alone(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.answered_recently() {
+            return None;
+        }
+        let guard = self.first.lock().await;
+        (!self.answered_recently()).then_some(guard)
+    }
+
+    fn answered_recently(&self) -> bool {
+        self.answered_at
+            .lock()
+            .map(|at| at.is_some_and(|at| at.elapsed() < CONNECTION_FRESH_FOR))
+            .unwrap_or(false)
+    }
+
+    fn answered(&self) {
+        if let Ok(mut at) = self.answered_at.lock() {
+            *at = Some(Instant::now());
+        }
     }
 
     fn is_benched(&self) -> bool {
