@@ -1,11 +1,11 @@
 //! Lays out the release `kesrs` binary's code in the order of `link-order.txt`.
 //!
-//! The kernel maps an executable's code 64 KiB at a time around each page a fault touches, so code
-//! a running server uses, scattered over the whole text, maps nearly all of it: 6.2 of 7.4 MiB. With
-//! the functions the server executes first in the text, hottest first, it maps about 2.7 MiB, and idle
-//! RSS falls from about 11 to 7.5 MiB (docs/performance.md, "code layout"). `bench/layout` writes the
-//! file from a profiled run; symbols it names that a build no longer has are skipped, so a stale file
-//! costs memory, never a build.
+//! The kernel maps an executable's code 64 KiB at a time around each page a fault touches, so the
+//! code a running server uses, scattered over the whole text, maps nearly all of it: 6.2 of 7.4
+//! MiB. With the functions the server executes first in the text, hottest first, it maps 2.9 MiB,
+//! and idle RSS falls from about 11 to 7.5 MiB (docs/performance.md, "code layout").
+//! `bench/layout` writes the file from a profiled run; symbols it names that a build no longer has
+//! are skipped, so a stale file costs memory, never a build.
 //!
 //! Only lld takes the option, and rustc links with its own lld by default only on this target since
 //! 1.90. Anything else (another target, an older rustc, a linker set in the configuration or in

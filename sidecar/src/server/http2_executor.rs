@@ -21,9 +21,9 @@
 //! that is due before every other timer of the thread (the connection's idle timeout is 90 s, a
 //! request's deadline seconds) wakes the thread's driver through its eventfd, a system call per
 //! request, and a request's timer was registered whenever its body or its response had to wait
-//! (docs/performance.md, "one deadline timer per connection"). The connection's timer is armed at the earliest
-//! deadline when one is set, never moved later while it waits, and when it fires the executor ends
-//! the streams past their deadlines and re-arms it for the rest.
+//! (docs/performance.md, "one deadline timer per connection"). The connection's timer is armed at
+//! the earliest deadline when one is set, never moved later while it waits, and when it fires the
+//! executor ends the streams past their deadlines and re-arms it for the rest.
 
 use std::cell::Cell;
 use std::future::Future;
