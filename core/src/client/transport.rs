@@ -360,9 +360,7 @@ impl Transport {
             tokio::time::sleep(retry_delay()).await;
         }
     }
-}
 
-impl Transport {
     /// Sends `request`, alone while `endpoint` may have no open connection ([`Endpoint::alone`]), and
     /// for [`ALONE_FOR`] at most: a slow answer (a key created in a remote vault) must not hold the
     /// others up once its connection is open.
@@ -372,24 +370,23 @@ impl Transport {
         request: Request<Full<Bytes>>,
     ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
         let mut sending = std::pin::pin!(self.inner.http.request(request));
-        let Some(alone) = endpoint.alone().await else {
-            let result = sending.await;
-            if result.is_ok() {
-                endpoint.answered();
-            }
-            return result;
-        };
-        let result = match tokio::time::timeout(ALONE_FOR, sending.as_mut()).await {
-            Ok(result) => result,
-            Err(_) => {
-                drop(alone);
-                sending.await
+        let mut alone = endpoint.alone().await;
+        let result = if alone.is_none() {
+            sending.await
+        } else {
+            match tokio::time::timeout(ALONE_FOR, sending.as_mut()).await {
+                Ok(result) => result,
+                Err(_) => {
+                    alone = None;
+                    sending.await
+                }
             }
         };
-        // Before the others may go: they look at when the endpoint last answered.
+        // Before `alone` lets the others go: they look at when the endpoint last answered.
         if result.is_ok() {
             endpoint.answered();
         }
+        drop(alone);
         result
     }
 }

@@ -21,7 +21,9 @@ use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tracing::warn;
 
 /// Runs on the receiving thread, inside its runtime; it spawns the connection's task there.
 type Job = Box<dyn FnOnce() + Send>;
@@ -85,10 +87,32 @@ impl ConnectionThreads {
         Ok(Self { threads })
     }
 
+    /// Serves an accepted connection with `serve` on the thread with the fewest open connections:
+    /// the socket leaves the accepting runtime and is registered with that thread's.
+    pub(crate) fn serve<F, Fut>(&self, tcp: TcpStream, serve: F)
+    where
+        F: FnOnce(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let tcp = match tcp.into_std() {
+            Ok(tcp) => tcp,
+            Err(err) => {
+                warn!("failed to hand over a connection: {err}");
+                return;
+            }
+        };
+        self.spawn(move || async move {
+            match TcpStream::from_std(tcp) {
+                Ok(tcp) => serve(tcp).await,
+                Err(err) => warn!("failed to take over a connection: {err}"),
+            }
+        });
+    }
+
     /// Runs the future `make` builds on the thread with the fewest open connections (the first of
     /// those on a tie). `make` runs on that thread, so what it registers with a runtime (a socket, a
     /// timer) belongs to that thread's runtime.
-    pub(crate) fn spawn<F, Fut>(&self, make: F)
+    fn spawn<F, Fut>(&self, make: F)
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,

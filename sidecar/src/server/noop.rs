@@ -45,15 +45,8 @@ pub(crate) async fn run(settings: Settings) -> Result<(), SetupError> {
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {
-                let Some(tcp) = serve::to_std(tcp) else {
-                    continue;
-                };
                 let tls = tls.clone();
-                threads.spawn(move || async move {
-                    if let Some(tcp) = serve::from_std(tcp) {
-                        serve_connection(tcp, peer, tls).await;
-                    }
-                });
+                threads.serve(tcp, move |tcp| serve_connection(tcp, peer, tls));
             }
             Err(err) => warn!("failed to accept a connection: {err}"),
         }

@@ -200,13 +200,10 @@ async fn serve(
                         continue;
                     }
                 };
-                let Some(tcp) = to_std(tcp) else { continue };
                 let shared = shared.clone();
                 let alive = alive.clone();
-                threads.spawn(move || async move {
-                    if let Some(tcp) = from_std(tcp) {
-                        serve_connection(tcp, peer, shared).await;
-                    }
+                threads.serve(tcp, move |tcp| async move {
+                    serve_connection(tcp, peer, shared).await;
                     drop(alive);
                 });
             }
@@ -222,20 +219,6 @@ async fn serve(
     {
         warn!("shutdown deadline passed; closing the remaining connections");
     }
-}
-
-/// An accepted socket, taken off the accepting runtime to be handed to a connection thread.
-pub(super) fn to_std(tcp: TcpStream) -> Option<std::net::TcpStream> {
-    tcp.into_std()
-        .map_err(|err| warn!("failed to hand over a connection: {err}"))
-        .ok()
-}
-
-/// The socket [`to_std`] took, registered with the runtime of the thread this runs on.
-pub(super) fn from_std(tcp: std::net::TcpStream) -> Option<TcpStream> {
-    TcpStream::from_std(tcp)
-        .map_err(|err| warn!("failed to take over a connection: {err}"))
-        .ok()
 }
 
 /// What a connection knows about its peer, for every request on it.
