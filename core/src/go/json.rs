@@ -49,7 +49,8 @@ pub fn json_field_matches(key: &str, field: &str) -> bool {
             c => c.to_ascii_lowercase(),
         }
     }
-    key.chars().map(fold).eq(field.chars().map(fold))
+    // Clients send the names as KES writes them: compare the bytes before folding each char.
+    key == field || key.chars().map(fold).eq(field.chars().map(fold))
 }
 
 /// Assigns a decoded JSON string to a Go `string` field: `null` leaves the field unchanged.
