@@ -1,8 +1,9 @@
 //! Closes connections that sit idle, as Go's `http.Server` does with its `IdleTimeout` (90 s in KES).
 //!
-//! hyper has no idle timeout for HTTP/2, and the pings that find vanished peers (`server`) keep an idle
-//! connection of a live peer open for good: thousands of idle connections held a file descriptor and
-//! about 45 KB each, until the process ran out of descriptors and legitimate clients were locked out.
+//! hyper has no idle timeout for HTTP/2, and TCP keepalive (`tcp`) only closes connections whose peer
+//! vanished: an idle connection of a live peer stayed open for good, and thousands of them held a file
+//! descriptor and about 45 KB each, until the process ran out of descriptors and legitimate clients
+//! were locked out.
 //!
 //! A connection is idle while no request is in flight, from the moment hyper hands the request to the
 //! service until its response body is written or dropped, so a live log stream or a slow body keeps

@@ -20,6 +20,7 @@ mod response;
 mod routes;
 mod serve;
 mod state;
+mod tcp;
 mod tls;
 
 use std::io::{IsTerminal as _, Write as _};

@@ -36,14 +36,11 @@ use super::reload;
 use super::response::{self, Response, TimedOut};
 use super::routes::{self, Auth, Match, Route};
 use super::state::{build_state, RouteSettings, Settings, SetupError, Shared, State};
+use super::tcp;
 use super::tls::{self, Resumption};
 
 /// Go's `ReadHeaderTimeout`; also bounds the TLS handshake, as Go derives that deadline from it.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How often an HTTP/2 connection is pinged, and how long the peer has to answer.
-const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
-const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Requests in flight on one HTTP/2 connection, as Go's HTTP/2 server (and so KES) allows; a Go
 /// client that wants more opens another connection.
@@ -225,6 +222,8 @@ async fn serve(
 #[derive(Debug)]
 struct Peer {
     ip: IpAddr,
+    /// `ip` as the audit log writes it, formatted once rather than for every request.
+    ip_text: String,
     identity: Result<Identity, ClientChainError>,
 }
 
@@ -236,6 +235,7 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
     };
     let peer = Arc::new(Peer {
         ip: addr.ip(),
+        ip_text: addr.ip().to_string(),
         identity: tls::peer_identity(stream.get_ref().1.peer_certificates()),
     });
     // Settings current at the connection's start, as its TLS config.
@@ -314,7 +314,7 @@ pub(super) async fn handshake(
     addr: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
 ) -> Option<TlsStream<TcpStream>> {
-    let _ = tcp.set_nodelay(true);
+    tcp::tune(&tcp);
     match tokio::time::timeout(HEADER_TIMEOUT, TlsAcceptor::from(tls).accept(tcp)).await {
         Ok(Ok(stream)) => Some(stream),
         Ok(Err(err)) => {
@@ -337,13 +337,11 @@ pub(super) fn connection_builder(executor: Executor) -> auto::Builder<Executor> 
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
     // HTTP/2 connections have no header timeout between requests: the idle timeout closes those
-    // with nothing in flight, and pings find peers that vanished during a long request (a crashed
-    // MinIO node, a dropped NAT entry) so their connections do not linger forever.
+    // with nothing in flight, and TCP keepalive finds peers that vanished during a long request
+    // (`tcp`). No HTTP/2 pings, as in Go's server.
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
-        .keep_alive_timeout(HTTP2_PING_TIMEOUT)
         .max_concurrent_streams(HTTP2_MAX_CONCURRENT_STREAMS)
         .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS)
         .max_local_error_reset_streams(HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS);
@@ -455,7 +453,7 @@ async fn handle(
     };
     shared.logs.audit(&AuditEvent {
         time: shared.logs.now(),
-        ip: Some(peer.ip),
+        ip: &peer.ip_text,
         method: method.as_str(),
         path: &log_path,
         identity,
