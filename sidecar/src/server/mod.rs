@@ -131,6 +131,10 @@ pub(crate) struct NoopArgs {
     /// A `kesrs server` config file: only its address and TLS settings are used.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
+    /// Answer generate and decrypt with fixed bodies of kesrs's shape and length, so that MinIO's
+    /// client can call it as it calls kesrs; every other request gets the 32 fixed bytes.
+    #[arg(long)]
+    kes_answers: bool,
 }
 
 /// Runs the no-op server (`noop`) until it is killed.
@@ -138,7 +142,7 @@ pub(crate) fn run_noop(args: NoopArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_file(&args.config)
         .with_context(|| format!("failed to load config '{}'", args.config.display()))?;
     let settings = Settings::from_config(config, None);
-    server_runtime()?.block_on(noop::run(settings))?;
+    server_runtime()?.block_on(noop::run(settings, args.kes_answers))?;
     Ok(ExitCode::SUCCESS)
 }
 
