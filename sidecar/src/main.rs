@@ -35,8 +35,9 @@ enum Command {
     Check(server::CheckArgs),
     #[command(flatten)]
     Tool(cli::Command),
-    /// A no-op server on kesrs's TLS and HTTP stack, answering every request with 32 fixed bytes:
-    /// the ceiling bench/compare measures kesrs against.
+    /// A no-op server on kesrs's TLS and HTTP stack, answering every request with 32 fixed bytes
+    /// (or, with `--kes-answers`, generate and decrypt with fixed answers of kesrs's shape): the
+    /// ceilings bench/compare measures kesrs against.
     #[command(hide = true)]
     NoopServer(server::NoopArgs),
 }
