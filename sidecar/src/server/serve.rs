@@ -359,16 +359,16 @@ async fn handle(
     let state = shared.state.load_full();
     let (head, mut body) = req.into_parts();
     let method = head.method.clone();
-    let raw_path = head.uri.path().to_owned();
+    let raw_path = head.uri.path();
     let found = if head.version < Version::HTTP_2 && head.headers.get_all(HOST).iter().count() > 1 {
         // Go's HTTP/1 server refuses the request before any handler runs.
         Match::BadRequest
     } else {
-        routes::find(&method, &raw_path, head.uri.query())
+        routes::find(&method, raw_path, head.uri.query())
     };
     let log_path = match &found {
         Match::Route { path, .. } => path.clone(),
-        _ => routes::percent_decode(&raw_path).unwrap_or_else(|| raw_path.clone()),
+        _ => routes::percent_decode(raw_path).unwrap_or_else(|| raw_path.to_owned()),
     };
     let result = match found {
         Match::NotFound => Ok(response::not_found()),
