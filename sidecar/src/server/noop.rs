@@ -137,19 +137,18 @@ async fn answer(
         .as_deref()
         .and_then(|a| a.for_path(req.uri().path()).cloned());
     let read = Limited::new(req.into_body(), MAX_BODY).collect().await;
-    let Some(body) = kes_answer else {
-        let mut response = hyper::Response::new(Full::new(Bytes::from_static(BODY)));
-        if read.is_err() {
-            *response.status_mut() = StatusCode::BAD_REQUEST;
+    let mut response = match kes_answer {
+        None => hyper::Response::new(Full::new(Bytes::from_static(BODY))),
+        Some(body) => {
+            // The headers the server's `response::secret_json` sends.
+            let len = body.len();
+            let mut response = hyper::Response::new(Full::new(body));
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+            response
         }
-        return Ok(response);
     };
-    // The headers the server's `response::secret_json` sends.
-    let len = body.len();
-    let mut response = hyper::Response::new(Full::new(body));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     if read.is_err() {
         *response.status_mut() = StatusCode::BAD_REQUEST;
     }
