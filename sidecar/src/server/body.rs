@@ -323,11 +323,12 @@ impl<'de> Visitor<'de> for Field {
         if let Kind::String = self.kind {
             return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
         }
-        // No buffer until the first element (see `Value::Zero`).
+        // No buffer until the first element, and then not an empty one (see `Value::Zero`).
         let mut bytes = None;
         while let Some(byte) = seq.next_element::<Option<u8>>()? {
             // `null` leaves an element at its zero value, as Go does.
-            let bytes = bytes.get_or_insert_with(|| Zeroizing::new(Vec::new()));
+            let bytes =
+                bytes.get_or_insert_with(|| Zeroizing::new(Vec::with_capacity(MIN_ARRAY_CAPACITY)));
             push_wiped(bytes, byte.unwrap_or(0), self.max_array_len);
         }
         Ok(Some(bytes.map_or(Value::Zero, Value::Bytes)))

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 pub(crate) fn write_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
-    // Runs that need no escape are found byte by byte and copied whole: every audit line goes
+    // Runs that need no escape are found by `run_end` and copied whole: every audit line goes
     // through here, and almost nothing in one needs escaping. A run ends before an ASCII byte that
     // may need an escape or before 0xE2, the first byte of U+2028 and U+2029: both char boundaries.
     let mut rest = s;

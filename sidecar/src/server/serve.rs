@@ -2,7 +2,7 @@
 //! accept → spawn → TLS handshake (with a deadline) → peer identity → route → auth → handler → response
 //! (HTTP/2 requests run on their connection's task, see `http2_executor`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -221,9 +221,8 @@ async fn serve(
 /// What a connection knows about its peer, for every request on it.
 #[derive(Debug)]
 struct Peer {
-    ip: IpAddr,
-    /// `ip` as the audit log writes it, formatted once rather than for every request.
-    ip_text: String,
+    /// The peer's address as the logs write it, formatted once rather than for every request.
+    ip: String,
     identity: Result<Identity, ClientChainError>,
 }
 
@@ -234,8 +233,7 @@ async fn serve_connection(tcp: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
         return;
     };
     let peer = Arc::new(Peer {
-        ip: addr.ip(),
-        ip_text: addr.ip().to_string(),
+        ip: addr.ip().to_string(),
         identity: tls::peer_identity(stream.get_ref().1.peer_certificates()),
     });
     // Settings current at the connection's start, as its TLS config.
@@ -453,7 +451,7 @@ async fn handle(
     };
     shared.logs.audit(&AuditEvent {
         time: shared.logs.now(),
-        ip: &peer.ip_text,
+        ip: &peer.ip,
         method: method.as_str(),
         path: &log_path,
         identity,
