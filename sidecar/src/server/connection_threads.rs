@@ -136,6 +136,11 @@ impl ConnectionThreads {
     }
 }
 
+/// Logical CPUs of the machine (Go's `runtime.NumCPU`), 1 where that is not known.
+pub(crate) fn machine_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// How many connection threads run: `TOKIO_WORKER_THREADS` if set to a positive number, else one per
 /// CPU (Go's GOMAXPROCS, reported as `num_cpu_used`).
 pub(crate) fn count() -> usize {
@@ -143,7 +148,7 @@ pub(crate) fn count() -> usize {
         .ok()
         .and_then(|n| n.trim().parse::<usize>().ok())
         .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(machine_cpus)
 }
 
 #[cfg(test)]

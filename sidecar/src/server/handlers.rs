@@ -11,6 +11,7 @@ use kesrs_core::{Identity, KeyName, Pattern};
 
 use super::api_error::ApiError;
 use super::body::{self, Fields};
+use super::connection_threads;
 use super::gojson::{self, Object};
 use super::metrics::{self, Process};
 use super::response::{self, Response};
@@ -151,8 +152,8 @@ async fn status(ctx: Ctx) -> Response {
         .str("os", go_os())
         .str("arch", go_arch())
         .int("uptime", metrics::uptime_secs(ctx.shared.started))
-        .int("num_cpu", metrics::num_cpu())
-        .int("num_cpu_used", metrics::num_cpu_used())
+        .int("num_cpu", connection_threads::machine_cpus())
+        .int("num_cpu_used", connection_threads::count())
         .int("mem_heap_used", proc_status.heap_bytes)
         .int("mem_stack_used", proc_status.stack_bytes);
     match store {

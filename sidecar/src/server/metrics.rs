@@ -6,8 +6,9 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use super::connection_threads;
 
 /// The Content-Type `expfmt` negotiates for a client that sends no Accept header.
 pub(crate) const CONTENT_TYPE: &str =
@@ -16,12 +17,17 @@ pub(crate) const CONTENT_TYPE: &str =
 /// Upper bounds of `kes_http_response_time`, in seconds.
 const BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 3.0, 5.0, 10.0];
 
+/// HTTP status codes are three digits, 100 to 999 (`http::StatusCode`).
+const FIRST_CODE: u16 = 100;
+const CODES: usize = 900;
+
 /// The server's request metrics.
 #[derive(Debug)]
 pub(crate) struct Metrics {
     active: AtomicI64,
-    /// Counts per status code, for the success (2xx), error (4xx) and failure (5xx) families.
-    codes: Mutex<std::collections::BTreeMap<u16, u64>>,
+    /// Counts per status code (index: code - 100), for the success (2xx), error (4xx) and failure
+    /// (5xx) families.
+    codes: Box<[AtomicU64; CODES]>,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     /// The sum of observed seconds, in nanoseconds, to stay an integer atomic.
@@ -87,7 +93,7 @@ impl Metrics {
     pub(crate) fn new() -> Self {
         Self {
             active: AtomicI64::new(0),
-            codes: Mutex::new(std::collections::BTreeMap::new()),
+            codes: Box::new([const { AtomicU64::new(0) }; CODES]),
             buckets: Default::default(),
             count: AtomicU64::new(0),
             sum_nanos: AtomicU64::new(0),
@@ -95,12 +101,12 @@ impl Metrics {
         }
     }
 
-    /// Starts a metered request.
-    pub(crate) fn start(&self) -> Active<'_> {
+    /// Starts a metered request, received at `started` (the server has read that clock already).
+    pub(crate) fn start(&self, started: Instant) -> Active<'_> {
         self.active.fetch_add(1, Ordering::Relaxed);
         Active {
             metrics: self,
-            started: Instant::now(),
+            started,
         }
     }
 
@@ -108,16 +114,16 @@ impl Metrics {
     pub(crate) fn render(&self, process: &Process) -> String {
         let mut out = String::with_capacity(4096);
         let proc_status = ProcStatus::read();
-        let codes = self
-            .codes
-            .lock()
-            .map(|codes| codes.clone())
-            .unwrap_or_default();
+        let codes: Vec<(u16, u64)> = (FIRST_CODE..)
+            .zip(self.codes.iter())
+            .map(|(code, count)| (code, count.load(Ordering::Relaxed)))
+            .filter(|(_, count)| *count > 0)
+            .collect();
         let by_class = |class: u16| -> Vec<(u16, u64)> {
             codes
                 .iter()
                 .filter(|(code, _)| *code / 100 == class)
-                .map(|(c, n)| (*c, *n))
+                .copied()
                 .collect()
         };
 
@@ -181,13 +187,13 @@ impl Metrics {
             &mut out,
             "kes_system_num_cpu",
             "The number of logical CPUs available on the system. It may be larger than the number of usable CPUs.",
-            num_cpu() as f64,
+            connection_threads::machine_cpus() as f64,
         );
         gauge(
             &mut out,
             "kes_system_num_cpu_used",
             "The number of logical CPUs usable by the server. It may be smaller than the number of available CPUs.",
-            num_cpu_used() as f64,
+            connection_threads::count() as f64,
         );
         gauge(
             &mut out,
@@ -308,8 +314,11 @@ impl Active<'_> {
     /// Ends the request with `status`: counts it and observes its handling time.
     pub(crate) fn finish(self, status: u16) {
         let metrics = self.metrics;
-        if let Ok(mut codes) = metrics.codes.lock() {
-            *codes.entry(status).or_default() += 1;
+        if let Some(count) = status
+            .checked_sub(FIRST_CODE)
+            .and_then(|i| metrics.codes.get(usize::from(i)))
+        {
+            count.fetch_add(1, Ordering::Relaxed);
         }
         let elapsed = self.started.elapsed();
         let secs = elapsed.as_secs_f64();
@@ -328,16 +337,6 @@ impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.metrics.active.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// Logical CPUs of the machine.
-pub(crate) fn num_cpu() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// CPUs the server uses (Go's GOMAXPROCS): its connection threads.
-pub(crate) fn num_cpu_used() -> usize {
-    super::connection_threads::count()
 }
 
 /// Memory and thread counts from `/proc/self/status` (zero where it is not available).
@@ -481,8 +480,8 @@ mod tests {
         assert!(!text.contains("kes_http_request_success"));
         assert!(text.contains("kes_log_audit_events 2\n"));
         assert!(text.contains("kes_http_response_time_bucket{le=\"+Inf\"} 0\n"));
-        metrics.start().finish(200);
-        metrics.start().finish(404);
+        metrics.start(Instant::now()).finish(200);
+        metrics.start(Instant::now()).finish(404);
         let text = metrics.render(&process);
         assert!(text.contains("kes_http_request_success{code=\"200\"} 1\n"));
         assert!(text.contains("kes_http_request_error{code=\"404\"} 1\n"));

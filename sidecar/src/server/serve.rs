@@ -382,7 +382,7 @@ async fn handle(
             if route.accepts(&method) {
                 let settings = state.route(route);
                 let work = serve_route(
-                    route, settings, &path, resource, &mut body, peer, &shared, state,
+                    route, settings, &path, resource, &mut body, peer, &shared, state, received,
                 );
                 if settings.timeout.is_zero() {
                     Ok(work.await)
@@ -473,6 +473,7 @@ async fn serve_route(
     peer: &Peer,
     shared: &Arc<Shared>,
     state: Arc<State>,
+    received: Instant,
 ) -> Response {
     let caller = match settings.auth {
         Auth::None => None,
@@ -492,7 +493,7 @@ async fn serve_route(
         }
         .into_response();
     }
-    let active = route.metered.then(|| shared.metrics.start());
+    let active = route.metered.then(|| shared.metrics.start(received));
     let request = handlers::Request {
         state,
         shared: shared.clone(),
