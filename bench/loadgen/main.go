@@ -26,6 +26,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/minio/kms-go/kes"
@@ -97,6 +98,10 @@ func run(o *options) error {
 		firstErr  atomic.Pointer[error]
 		latencies = make([][]time.Duration, o.concurrency)
 	)
+	cpuBefore, err := processCPU()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	for i := range latencies {
@@ -119,10 +124,14 @@ func run(o *options) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpuAfter, err := processCPU()
+	if err != nil {
+		return err
+	}
 	if err := firstErr.Load(); err != nil {
 		fmt.Fprintf(os.Stderr, "loadgen: %d requests failed, the first with: %v\n", errs.Load(), *err)
 	}
-	if err := report(o, slices.Concat(latencies...), errs.Load(), elapsed); err != nil {
+	if err := report(o, slices.Concat(latencies...), errs.Load(), elapsed, cpuAfter-cpuBefore); err != nil {
 		return err
 	}
 	if errs.Load() > 0 {
@@ -223,8 +232,18 @@ func noopRequest(o *options, c *kes.Client) (func() error, error) {
 	}, nil
 }
 
-// report prints the run as `kesrs bench --json` does.
-func report(o *options, latencies []time.Duration, errs uint64, elapsed time.Duration) error {
+// processCPU is the CPU time (user and system) this process has used so far: on a small machine the
+// client's own cost per request bounds what any server can reach, so bench/compare prints it.
+func processCPU() (time.Duration, error) {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()), nil
+}
+
+// report prints the run as `kesrs bench --json` does, and the client's CPU time during the run.
+func report(o *options, latencies []time.Duration, errs uint64, elapsed, cpu time.Duration) error {
 	slices.Sort(latencies)
 	ms := func(q float64) float64 {
 		if len(latencies) == 0 {
@@ -242,6 +261,7 @@ func report(o *options, latencies []time.Duration, errs uint64, elapsed time.Dur
 		"errors":      errs,
 		"seconds":     seconds,
 		"throughput":  float64(len(latencies)) / seconds,
+		"cpu_seconds": cpu.Seconds(),
 		"latency_ms": map[string]float64{
 			"p50":  ms(0.50),
 			"p99":  ms(0.99),
