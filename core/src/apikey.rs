@@ -57,7 +57,7 @@ impl ApiKey {
     /// A fresh random API key.
     pub fn generate() -> Result<Self, Error> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::getrandom(seed.as_mut()).map_err(|_| Error::Random)?;
+        getrandom::fill(seed.as_mut()).map_err(|_| Error::Random)?;
         Ok(Self::from_seed(seed))
     }
 
@@ -131,7 +131,7 @@ impl ApiKey {
         let mut params = CertificateParams::default();
 
         let mut serial = [0u8; 16];
-        getrandom::getrandom(&mut serial).map_err(|_| Error::Random)?;
+        getrandom::fill(&mut serial).map_err(|_| Error::Random)?;
         params.serial_number = Some(SerialNumber::from_slice(&serial));
 
         let mut subject = DistinguishedName::new();

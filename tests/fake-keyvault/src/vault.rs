@@ -851,7 +851,7 @@ fn new_version(
     expires: Option<i64>,
 ) -> Version {
     let mut id = [0u8; 16];
-    let _ = getrandom::getrandom(&mut id);
+    let _ = getrandom::fill(&mut id);
     Version {
         id: hex::encode(id),
         value,
