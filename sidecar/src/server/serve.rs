@@ -2,6 +2,7 @@
 //! accept → spawn → TLS handshake (with a deadline) → peer identity → route → auth → handler → response
 //! (HTTP/2 requests run on their connection's task, see `http2_executor`).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -358,31 +359,30 @@ async fn handle(
     let (head, mut body) = req.into_parts();
     let method = head.method.clone();
     let raw_path = head.uri.path();
-    let found = if head.version < Version::HTTP_2 && head.headers.get_all(HOST).iter().count() > 1 {
-        // Go's HTTP/1 server refuses the request before any handler runs.
-        Match::BadRequest
-    } else {
-        routes::find(&method, raw_path, head.uri.query())
-    };
-    let log_path = match &found {
-        Match::Route { path, .. } => path.clone(),
-        _ => routes::percent_decode(raw_path).unwrap_or_else(|| raw_path.to_owned()),
-    };
-    let result = match found {
+    let mut found =
+        if head.version < Version::HTTP_2 && head.headers.get_all(HOST).iter().count() > 1 {
+            // Go's HTTP/1 server refuses the request before any handler runs.
+            Match::BadRequest
+        } else {
+            routes::find(&method, raw_path, head.uri.query())
+        };
+    let result = match &mut found {
         Match::NotFound => Ok(response::not_found()),
         Match::BadRequest => Ok(response::bad_request(head.version)),
         Match::Asterisk => Ok(response::asterisk(head.version)),
         Match::ServerOptions => Ok(response::empty(StatusCode::OK)),
-        Match::Redirect(location) => Ok(response::moved_permanently(&method, &location)),
+        Match::Redirect(location) => Ok(response::moved_permanently(&method, location)),
         Match::Route {
             route,
             path,
             resource,
         } => {
+            let route: &'static Route = route;
             if route.accepts(&method) {
                 let settings = state.route(route);
+                let resource = std::mem::take(resource);
                 let work = serve_route(
-                    route, settings, &path, resource, &mut body, peer, &shared, state, received,
+                    route, settings, path, resource, &mut body, peer, &shared, state, received,
                 );
                 if settings.timeout.is_zero() {
                     Ok(work.await)
@@ -423,6 +423,10 @@ async fn handle(
         result.map(|response| response.map(|_| response::full(Bytes::new())))
     } else {
         result
+    };
+    let log_path: Cow<'_, str> = match &found {
+        Match::Route { path, .. } => Cow::Borrowed(path),
+        _ => routes::percent_decode(raw_path).map_or(Cow::Borrowed(raw_path), Cow::Owned),
     };
     let identity = peer.identity.as_ref().ok().map(Identity::as_str);
     let status = match &result {
