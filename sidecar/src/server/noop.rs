@@ -17,9 +17,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::StatusCode;
 use hyper_util::rt::TokioIo;
@@ -33,6 +32,7 @@ use kesrs_core::{KeyName, Kms};
 use super::connection_threads::ConnectionThreads;
 use super::gojson;
 use super::http2_executor::Requests;
+use super::response::{self, Response};
 use super::serve;
 use super::state::{Settings, SetupError};
 use super::tls::{self, Resumption};
@@ -132,22 +132,15 @@ async fn serve_connection(
 async fn answer(
     req: hyper::Request<Incoming>,
     answers: Option<Arc<KesAnswers>>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+) -> Result<Response, Infallible> {
     let kes_answer = answers
         .as_deref()
         .and_then(|a| a.for_path(req.uri().path()).cloned());
     let read = Limited::new(req.into_body(), MAX_BODY).collect().await;
     let mut response = match kes_answer {
-        None => hyper::Response::new(Full::new(Bytes::from_static(BODY))),
-        Some(body) => {
-            // The headers the server's `response::secret_json` sends.
-            let len = body.len();
-            let mut response = hyper::Response::new(Full::new(body));
-            let headers = response.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-            response
-        }
+        None => hyper::Response::new(response::full(Bytes::from_static(BODY))),
+        // The server's own answer: `response::secret_json` writes these headers the same way.
+        Some(body) => response::with_body(StatusCode::OK, "application/json", body),
     };
     if read.is_err() {
         *response.status_mut() = StatusCode::BAD_REQUEST;
